@@ -1,0 +1,574 @@
+"""The daily update: discover, snapshot and store each underlying's option chain.
+
+Orchestration only. For each underlying: qualify it, stream its quote, read the chain
+parameters, resolve the listed contracts of each chosen expiry (one request per expiry and
+trading class), stream every selected contract until its fields are complete, then write the
+chain ledger, raw quotes and clean rows atomically and only then mark the underlying done.
+A killed run therefore resumes at the first underlying not marked done, and a rerun replaces
+rows instead of duplicating them.
+
+Several underlyings are in flight at once so that the market-data lines never sit idle
+while the next underlying is being discovered; all of them share one line semaphore, one
+rate limiter and one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import structlog
+
+from opt_data import schema
+from opt_data.calendar import TradingCalendar
+from opt_data.clock import Clock, RealClock
+from opt_data.config import Settings
+from opt_data.errors import (
+    ClientIdInUseError,
+    ConfigError,
+    IBConnectionError,
+    IBNoDataError,
+    IBPacingError,
+    IBRequestError,
+)
+from opt_data.ib import ConnectionParams, IBClient
+from opt_data.jobs import rows
+from opt_data.jobs.selection import ContractFilter, select_contracts, select_expiries
+from opt_data.limiter import RequestLimiter, pacing_wait
+from opt_data.locks import job_lock
+from opt_data.models import MarketSnapshot, OptionContract, Underlying
+from opt_data.progress import ProgressStore
+from opt_data.storage.writer import PartitionWriter
+from opt_data.universe import Underlying as UniverseRow
+from opt_data.universe import load_universe, select
+
+JOB = "update"
+_log = structlog.get_logger("opt_data.update")
+
+OPTION_TICKS = "100,101,104,106"
+UNDERLYING_TICKS = "100,101,104,106"
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """One underlying to collect: the user's symbol and IB's spelling of it."""
+
+    symbol: str
+    ib_symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOptions:
+    """Everything the update needs from settings and the command line."""
+
+    symbols: tuple[Symbol, ...]
+    filters: ContractFilter
+    date: dt.date | None = None
+    force: bool = False
+    market_data_type: int = 1
+    max_concurrent_snapshots: int = 90
+    snapshot_timeout: float = 15.0
+    required_fields: frozenset[str] = frozenset({"bid", "ask", "greeks", "open_interest"})
+    max_consecutive_failures: int = 3
+    pacing_first_wait: float = 30.0
+    backoff_factor: float = 2.0
+    reconnect_attempts: int = 10
+    reconnect_first_wait: float = 2.0
+    reconnect_max_wait: float = 300.0
+    underlyings_in_flight: int = 3
+    trading_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+Outcome = Literal["done", "skipped", "failed", "needs_manual"]
+
+
+@dataclass
+class UpdateResult:
+    """What one run did; ``exit_code`` is 0 only when nothing failed or was queued."""
+
+    trade_date: dt.date | None
+    status: Literal["collected", "market_closed", "nothing_to_do"]
+    message: str
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    rows: int = 0
+    contracts_expected: int = 0
+    files: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(o in ("failed", "needs_manual") for o in self.outcomes.values()) else 0
+
+
+# -- pure decisions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether the run collects, and for which session."""
+
+    action: Literal["collect", "market_closed"]
+    trade_date: dt.date
+    message: str
+
+
+def decide_trade_date(
+    now_utc: dt.datetime,
+    requested: dt.date | None,
+    calendar: TradingCalendar,
+    *,
+    force: bool,
+    tz: dt.tzinfo,
+) -> Decision:
+    """The session to collect, from the gateway's clock (pure).
+
+    Raises:
+        ConfigError: a future date, a past date (history is the backfill's job), or a run
+            before today's close without ``--force``.
+    """
+    today = now_utc.astimezone(tz).date()
+    trade_date = requested or today
+    if trade_date > today:
+        raise ConfigError(f"--date {trade_date} is in the future (the gateway's date is {today})")
+    if trade_date < today:
+        raise ConfigError(
+            f"--date {trade_date} is a past session: IB no longer serves its quotes, Greeks or "
+            "open interest; re-collecting what history IB still has is the backfill's job "
+            f"(opt-data backfill --start {trade_date} --end {trade_date} --symbols ...)"
+        )
+    if not calendar.is_session(trade_date):
+        return Decision(
+            "market_closed",
+            trade_date,
+            f"{trade_date} ({trade_date:%A}) is not an XNYS trading session: nothing to collect",
+        )
+    close = calendar.session_close(trade_date)
+    if now_utc < close and not force:
+        local_close = close.astimezone(tz)
+        early = " (early close)" if calendar.is_early_close(trade_date) else ""
+        raise ConfigError(
+            f"the {trade_date} session closes at {local_close:%H:%M %Z}{early}; the update "
+            "collects end-of-day values after the close (use --force to collect now)"
+        )
+    return Decision("collect", trade_date, f"collecting the {trade_date} session")
+
+
+def market_data_type_for(configured: int, market_open: bool) -> int:
+    """After the close, live (1) quotes turn to −1, so ask frozen (2); delayed (3) → 4."""
+    if market_open:
+        return configured
+    return {1: 2, 3: 4}.get(configured, configured)
+
+
+# -- the job ---------------------------------------------------------------------------------
+
+
+@dataclass
+class UpdateServices:
+    """The I/O the update runs on, passed in so tests can substitute a fake clock."""
+
+    client: IBClient
+    calendar: TradingCalendar
+    limiter: RequestLimiter
+    progress: ProgressStore
+    writer: PartitionWriter
+    clock: Clock
+    run_id: str
+    tz: dt.tzinfo
+    on_progress: Callable[[str, dict[str, Any]], None] = lambda event, fields: None
+
+
+class _SymbolFailed(Exception):
+    """Internal: a symbol's attempt failed with ``error``; the loop decides what next."""
+
+
+class UpdateJob:
+    """One run of the daily update."""
+
+    def __init__(self, options: UpdateOptions, services: UpdateServices) -> None:
+        self.options = options
+        self.s = services
+        self._lines = asyncio.Semaphore(options.max_concurrent_snapshots)
+        self._reconnect_lock = asyncio.Lock()
+        self._data_type = options.market_data_type
+        self._now_offset: dt.timedelta = dt.timedelta(0)
+
+    def _now(self) -> dt.datetime:
+        """Wall-clock time on the gateway's clock (offset measured at connect)."""
+        return dt.datetime.now(dt.UTC) + self._now_offset
+
+    async def run(self) -> UpdateResult:
+        opts, s = self.options, self.s
+        await self._connect()
+        gateway_now = await s.client.current_time()
+        self._now_offset = gateway_now - dt.datetime.now(dt.UTC)
+        decision = decide_trade_date(gateway_now, opts.date, s.calendar, force=opts.force, tz=s.tz)
+        _log.info("update_decision", trade_date=str(decision.trade_date), action=decision.action)
+        if decision.action == "market_closed":
+            return UpdateResult(decision.trade_date, "market_closed", decision.message)
+        trade_date = decision.trade_date
+        market_open = gateway_now < s.calendar.session_close(trade_date)
+        self._data_type = market_data_type_for(opts.market_data_type, market_open)
+        s.client.set_market_data_type(self._data_type)
+
+        result = UpdateResult(trade_date, "collected", decision.message)
+        todo = self._pending_symbols(trade_date, result)
+        if not todo:
+            result.status = "nothing_to_do"
+            result.message = f"every symbol of {trade_date} is already collected"
+            return result
+        s.on_progress("start", {"symbols": len(todo), "trade_date": trade_date})
+        queue: asyncio.Queue[Symbol] = asyncio.Queue()
+        for sym in todo:
+            queue.put_nowait(sym)
+        workers = [
+            asyncio.ensure_future(self._worker(queue, trade_date, result))
+            for _ in range(min(opts.underlyings_in_flight, len(todo)))
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+        result.message = _summary(result)
+        return result
+
+    def _pending_symbols(self, trade_date: dt.date, result: UpdateResult) -> list[Symbol]:
+        """Symbols not yet done; terminal failures and queued ones are not retried here."""
+        todo = []
+        for sym in self.options.symbols:
+            record = self.s.progress.get(JOB, trade_date, sym.symbol)
+            if record is not None and record.status == "done":
+                result.outcomes[sym.symbol] = "skipped"
+                continue
+            if record is not None and record.status in ("needs_manual", "skipped"):
+                result.outcomes[sym.symbol] = "needs_manual"
+                continue
+            if record is not None and record.status == "failed" and record.error_kind == "terminal":
+                result.outcomes[sym.symbol] = "failed"
+                result.errors[sym.symbol] = record.last_error or "failed"
+                continue
+            todo.append(sym)
+        return todo
+
+    async def _worker(
+        self, queue: asyncio.Queue[Symbol], trade_date: dt.date, result: UpdateResult
+    ) -> None:
+        while not queue.empty():
+            sym = queue.get_nowait()
+            outcome = await self._collect_with_retries(sym, trade_date, result)
+            result.outcomes[sym.symbol] = outcome
+            self.s.on_progress("symbol_done", {"symbol": sym.symbol, "outcome": outcome})
+
+    async def _collect_with_retries(
+        self, sym: Symbol, trade_date: dt.date, result: UpdateResult
+    ) -> Outcome:
+        """Collect one symbol; pacing waits 30 s, 60 s, … and 3 failures in a row queue it.
+
+        The failure streak lives in the progress store, so it also counts across runs. A
+        lost connection is not the symbol's fault: it reconnects and tries again without
+        adding to the streak.
+        """
+        opts, s = self.options, self.s
+        log = _log.bind(symbol=sym.symbol, trade_date=str(trade_date), run_id=s.run_id)
+        reconnects = 0
+        while True:
+            s.progress.start(JOB, trade_date, sym.symbol, s.run_id)
+            try:
+                rows_written, files, expected = await self._collect(sym, trade_date)
+            except IBConnectionError as exc:
+                reconnects += 1
+                log.warning("connection_lost", error=str(exc), reconnects=reconnects)
+                if reconnects > opts.reconnect_attempts:
+                    s.progress.failed(
+                        JOB,
+                        trade_date,
+                        sym.symbol,
+                        str(exc),
+                        retryable=True,
+                        max_consecutive=opts.max_consecutive_failures,
+                    )
+                    result.errors[sym.symbol] = str(exc)
+                    return "failed"
+                await self._reconnect()
+                continue
+            except (IBPacingError, IBRequestError, IBNoDataError) as exc:
+                terminal = isinstance(exc, IBNoDataError)
+                record = s.progress.failed(
+                    JOB,
+                    trade_date,
+                    sym.symbol,
+                    str(exc),
+                    retryable=not terminal,
+                    max_consecutive=opts.max_consecutive_failures,
+                )
+                result.errors[sym.symbol] = str(exc)
+                if terminal:
+                    log.error("symbol_failed_terminal", error=str(exc))
+                    return "failed"
+                streak = record.consecutive_failures
+                if record.status == "needs_manual":
+                    log.error("needs_manual", error=str(exc), consecutive_failures=streak)
+                    return "needs_manual"
+                wait = pacing_wait(streak, opts.pacing_first_wait, opts.backoff_factor)
+                log.warning("retry_wait", error=str(exc), consecutive_failures=streak, seconds=wait)
+                await s.clock.sleep(wait)
+                continue
+            s.progress.done(JOB, trade_date, sym.symbol, rows_written, s.run_id)
+            result.errors.pop(sym.symbol, None)
+            result.rows += rows_written
+            result.contracts_expected += expected
+            result.files.extend(files)
+            log.info("symbol_done", rows=rows_written, contracts=expected)
+            return "done"
+
+    async def _connect(self) -> None:
+        try:
+            await self.s.client.connect()
+        except ClientIdInUseError:
+            raise
+        except IBConnectionError:
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        """Reconnect with exponential backoff; one task reconnects, the others wait for it."""
+        opts, s = self.options, self.s
+        async with self._reconnect_lock:
+            if s.client.connected:
+                return
+            wait = opts.reconnect_first_wait
+            for attempt in range(1, opts.reconnect_attempts + 1):
+                s.client.disconnect()
+                await s.clock.sleep(wait)
+                try:
+                    await s.client.connect()
+                except ClientIdInUseError:
+                    raise
+                except IBConnectionError as exc:
+                    _log.warning("reconnect_failed", attempt=attempt, error=str(exc))
+                    wait = min(wait * 2, opts.reconnect_max_wait)
+                    continue
+                s.client.set_market_data_type(self._data_type)
+                _log.info("reconnected", attempt=attempt)
+                return
+            raise IBConnectionError(
+                f"could not reconnect to IB after {opts.reconnect_attempts} attempts"
+            )
+
+    async def _discover(
+        self, sym: Symbol, trade_date: dt.date
+    ) -> tuple[Underlying, MarketSnapshot | None, list[OptionContract]]:
+        s = self.s
+        await s.limiter.acquire("discovery")
+        underlying = await s.client.qualify_underlying(sym.symbol, sym.ib_symbol)
+        und_snapshot = await self._stream(underlying, UNDERLYING_TICKS, frozenset({"bid", "ask"}))
+        await s.limiter.acquire("discovery")
+        chains = await s.client.chain_params(underlying)
+        classes = self.options.trading_classes.get(sym.symbol, ())
+        flt = replace(self.options.filters, trading_classes=classes)
+        requests = select_expiries(chains, trade_date, flt, s.calendar.is_session)
+        listed: list[OptionContract] = []
+        for request in requests:
+            await s.limiter.acquire("discovery")
+            listed.extend(
+                await s.client.option_contracts(
+                    underlying, request.expiration, request.trading_class
+                )
+            )
+        return underlying, und_snapshot, listed
+
+    async def _stream(
+        self, target: OptionContract | Underlying, ticks: str, required: frozenset[str]
+    ) -> MarketSnapshot:
+        s = self.s
+        async with self._lines:
+            await s.limiter.acquire("snapshot")
+            return await s.client.stream_snapshot(
+                target,
+                generic_ticks=ticks,
+                required=required,
+                timeout=self.options.snapshot_timeout,
+                now=self._now,
+                before_cancel=s.limiter.acquire_messages,
+            )
+
+    async def _collect(self, sym: Symbol, trade_date: dt.date) -> tuple[int, list[str], int]:
+        s, opts = self.s, self.options
+        underlying, und_snapshot, listed = await self._discover(sym, trade_date)
+        spot = rows.underlying_price(und_snapshot)
+        chosen = select_contracts(listed, spot, opts.filters)
+        snapshots = await asyncio.gather(
+            *(self._stream(c, OPTION_TICKS, opts.required_fields) for c in chosen)
+        )
+        oi_asof = s.calendar.previous_session(trade_date)
+        discovered_at = self._now()
+        files = [
+            self._write(
+                schema.CHAINS,
+                trade_date,
+                sym.symbol,
+                [rows.chain_row(c, discovered_at, s.run_id) for c in listed],
+            ),
+            self._write(
+                schema.OPTION_QUOTES,
+                trade_date,
+                sym.symbol,
+                [rows.option_quote_row(snap, s.run_id) for snap in snapshots],
+            ),
+            self._write(
+                schema.UNDERLYING_QUOTES,
+                trade_date,
+                sym.symbol,
+                [rows.underlying_quote_row(underlying, und_snapshot, s.run_id)]
+                if und_snapshot is not None
+                else [],
+            ),
+        ]
+        clean = [
+            rows.clean_option_row(
+                trade_date=trade_date,
+                underlying=underlying,
+                contract=contract,
+                snapshot=snap,
+                underlying_snapshot=und_snapshot,
+                oi_asof=oi_asof,
+                run_id=s.run_id,
+            )
+            for contract, snap in zip(chosen, snapshots, strict=True)
+        ]
+        files.append(self._write(schema.OPTIONS, trade_date, sym.symbol, clean))
+        s.on_progress("contracts", {"symbol": sym.symbol, "count": len(chosen)})
+        return len(clean), files, len(chosen)
+
+    def _write(
+        self,
+        spec: schema.DatasetSpec,
+        trade_date: dt.date,
+        symbol: str,
+        records: Sequence[dict[str, Any]],
+    ) -> str:
+        # an underlying with no contracts in the window is a real, empty answer
+        written = self.s.writer.write(spec, trade_date, symbol, list(records), allow_empty=True)
+        return str(written.path)
+
+
+def _summary(result: UpdateResult) -> str:
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    parts = [f"{n} {name}" for name, n in sorted(counts.items())]
+    return (
+        f"{result.trade_date}: {', '.join(parts) or 'no symbols'}; {result.rows} clean rows written"
+    )
+
+
+__all__ = [
+    "Decision",
+    "Symbol",
+    "UpdateJob",
+    "UpdateOptions",
+    "UpdateResult",
+    "UpdateServices",
+    "decide_trade_date",
+    "market_data_type_for",
+]
+
+
+# -- assembly from settings ------------------------------------------------------------------
+
+
+def options_from_settings(
+    settings: Settings,
+    symbols: Sequence[UniverseRow],
+    *,
+    date: dt.date | None = None,
+    force: bool = False,
+) -> UpdateOptions:
+    """The job's options from the effective settings and the command line."""
+    f = settings.filters
+    r = settings.retry
+    return UpdateOptions(
+        symbols=tuple(Symbol(u.symbol, u.ib_symbol) for u in symbols),
+        filters=ContractFilter(
+            min_dte=f.min_dte,
+            max_dte=f.max_dte,
+            moneyness=f.moneyness,
+            rights=tuple(f.rights),
+            include_weeklies=f.include_weeklies,
+            max_contracts_per_underlying=f.max_contracts_per_underlying,
+        ),
+        trading_classes=dict(f.trading_classes),
+        date=date,
+        force=force,
+        market_data_type=settings.ib.market_data_type,
+        max_concurrent_snapshots=settings.max_concurrent_snapshots,
+        snapshot_timeout=settings.snapshot.timeout_seconds,
+        required_fields=frozenset(settings.snapshot.require),
+        max_consecutive_failures=r.max_consecutive_failures,
+        pacing_first_wait=r.pacing_first_wait_seconds,
+        backoff_factor=r.backoff_factor,
+        reconnect_attempts=r.reconnect_attempts,
+        reconnect_first_wait=r.reconnect_first_wait_seconds,
+        reconnect_max_wait=r.reconnect_max_wait_seconds,
+    )
+
+
+def run_update(
+    settings: Settings,
+    *,
+    symbols: Sequence[str] | None = None,
+    date: dt.date | None = None,
+    force: bool = False,
+    run_id: str,
+    clock: Clock | None = None,
+    on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+) -> UpdateResult:
+    """Run the daily update with the real services built from ``settings``."""
+    universe = load_universe(settings.paths.universe)
+    chosen = select(universe, symbols) if symbols else universe
+    options = options_from_settings(settings, chosen, date=date, force=force)
+    clock = clock or RealClock()
+    ib = settings.ib
+    connection = ConnectionParams(
+        host=ib.host,
+        port=ib.port,
+        client_id=ib.client_id,
+        library=ib.library,
+        connect_timeout=ib.connect_timeout_seconds,
+        request_timeout=ib.request_timeout_seconds,
+        messages_per_second=int(settings.rate_limits.messages_per_second),
+    )
+
+    async def main() -> UpdateResult:
+        rl = settings.rate_limits
+        limiter = RequestLimiter(
+            {
+                "discovery": rl.discovery.per_minute,
+                "snapshot": rl.snapshot.per_minute,
+                "historical": rl.historical.per_minute,
+            },
+            int(rl.messages_per_second),
+            clock=clock,
+        )
+        client = IBClient(connection)
+        services = UpdateServices(
+            client=client,
+            calendar=TradingCalendar(),
+            limiter=limiter,
+            progress=ProgressStore(settings.paths.state),
+            writer=PartitionWriter(settings.paths.data),
+            clock=clock,
+            run_id=run_id,
+            tz=settings.schedule.tz,
+            on_progress=on_progress or (lambda event, fields: None),
+        )
+        try:
+            return await UpdateJob(options, services).run()
+        finally:
+            client.disconnect()
+
+    with job_lock(settings.paths.state, JOB, run_id):
+        return asyncio.run(main())

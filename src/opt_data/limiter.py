@@ -1,0 +1,255 @@
+"""Request pacing: token buckets on an injectable clock, and the pacing-violation backoff.
+
+IB bounds the collector in two ways (``shared/research/ib-limits.md`` §0–1):
+
+* a message cap per second shared by *every* outgoing message (requests and cancels alike),
+  whose third violation closes the session, and
+* per-kind pacing (historical requests, contract-detail lookups, snapshots) that the config
+  expresses as ``rate_limits.<class>.per_minute``.
+
+``RequestLimiter`` holds one ``TokenBucket`` per request class plus one global message bucket
+and grants a request only when both can pay at the same instant.
+
+Why the message bucket's burst is small. A bucket of rate ``r`` and burst ``b`` can grant up to
+``b + r·w`` tokens in a window of length ``w``. Counting grants in any half-open 1-second window
+``[s, s + 1)`` (IB's "per second"; the simulator counts ``(now − 1, now]``, the same thing),
+tokens at ``s`` are at most ``b`` and strictly less than ``r`` more arrive before ``s + 1``, so
+the count is below ``b + r``: at most ``b + r − 1`` when both are integers. The limiter therefore
+runs the message bucket at ``r = messages_per_second − message_burst + 1``: with the default
+burst of 2 that is ``cap − 1`` messages per second sustained, never more than ``cap`` in any
+1-second window. A burst of 1 runs at exactly the cap but can only grant one message at a time.
+``tests/test_limiter.py`` checks this bound with hypothesis over arbitrary acquisition times.
+
+All bucket arithmetic is exact (``fractions.Fraction`` of the clock's float readings), so the
+bound holds to the last bit. A returned wait is rounded *up* to the next float, so it is never
+short; the clock's own float addition may still leave a residue of an ulp or two, which the
+``acquire`` loops absorb by asking again.
+
+Pacing violations (error 100/162) are handled by waiting ``pacing_wait(n)`` seconds after the
+n-th consecutive one: 30, 60, 120, … (the runbook). The job owns the loop and the clock::
+
+    failures = 0
+    while True:
+        await limiter.acquire("historical")
+        try:
+            bars = await client.historical_bars(...)
+            break
+        except IBPacingError as exc:
+            failures += 1
+            if failures >= max_consecutive:          # 3: the runbook's manual queue
+                progress.failed(job, day, symbol, str(exc), retryable=True,
+                                max_consecutive=max_consecutive)
+                break
+            await clock.sleep(pacing_wait(failures))
+
+or, with tenacity, ``AsyncRetrying(sleep=clock.sleep, wait=wait_pacing(), stop=
+stop_after_attempt(3), retry=retry_if_exception_type(IBPacingError), reraise=True)``. With a
+``FakeClock`` no test sleeps: ``clock.sleeps == [30.0, 60.0]`` after two violations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+
+from tenacity import RetryCallState
+
+from opt_data.clock import Clock
+from opt_data.errors import ConfigError
+
+
+def _ceil_seconds(exact: Fraction) -> float:
+    """The smallest float that is >= ``exact`` (a wait must never be rounded short)."""
+    approx = float(exact)
+    if Fraction(approx) < exact:
+        approx = math.nextafter(approx, math.inf)
+    return approx
+
+
+def _positive_fraction(value: float | Fraction, what: str) -> Fraction:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{what} must be a finite number, got {value!r}")
+    exact = Fraction(value)
+    if exact <= 0:
+        raise ConfigError(f"{what} must be > 0, got {value!r}")
+    return exact
+
+
+class TokenBucket:
+    """A token bucket of ``burst`` tokens refilled at ``rate_per_second``; starts full.
+
+    ``try_acquire`` never waits; ``acquire`` waits on the injected clock, first come first
+    served among concurrent ``acquire`` callers.
+    """
+
+    def __init__(self, rate_per_second: float | Fraction, burst: int, *, clock: Clock) -> None:
+        self._rate = _positive_fraction(rate_per_second, "rate_per_second")
+        if burst < 1:
+            raise ConfigError(f"burst must be at least 1 token, got {burst!r}")
+        self._burst = burst
+        self._clock = clock
+        self._tokens = Fraction(burst)
+        self._stamp = Fraction(clock.monotonic())
+        self._lock = asyncio.Lock()
+
+    @property
+    def rate(self) -> Fraction:
+        """Tokens added per second (exact)."""
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        """Capacity: the most tokens the bucket holds, hence the largest single grant."""
+        return self._burst
+
+    def _refill(self) -> Fraction:
+        now = Fraction(self._clock.monotonic())
+        if now > self._stamp:
+            refilled = self._tokens + (now - self._stamp) * self._rate
+            self._tokens = min(Fraction(self._burst), refilled)
+            self._stamp = now
+        return self._tokens
+
+    def _check(self, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"must acquire at least 1 token, got {n}")
+        if n > self._burst:
+            raise ValueError(
+                f"cannot acquire {n} tokens at once from a bucket of burst {self._burst}"
+            )
+
+    def wait_time(self, n: int = 1) -> float:
+        """Seconds until ``n`` tokens are available (0.0 if now); takes nothing."""
+        self._check(n)
+        deficit = n - self._refill()
+        return 0.0 if deficit <= 0 else _ceil_seconds(deficit / self._rate)
+
+    def _take(self, n: int) -> None:
+        # Callers check wait_time(n) == 0 first, with no await in between.
+        self._tokens -= n
+
+    def try_acquire(self, n: int = 1) -> float:
+        """Take ``n`` tokens and return 0.0, or take nothing and return the seconds to wait."""
+        wait = self.wait_time(n)
+        if wait == 0.0:
+            self._take(n)
+        return wait
+
+    async def acquire(self, n: int = 1) -> None:
+        """Wait on the clock until ``n`` tokens can be taken, then take them."""
+        self._check(n)
+        async with self._lock:
+            while (wait := self.try_acquire(n)) > 0:
+                await self._clock.sleep(wait)
+
+
+class RequestLimiter:
+    """Per-class request buckets plus the global message bucket, granted together.
+
+    Args:
+        per_minute: requests per minute for each request class (the config's
+            ``rate_limits.<class>.per_minute``).
+        messages_per_second: the global API message cap. Keep it below IB's 50/s: the
+            guarantee holds for send times on our clock, and network jitter can bunch
+            messages up by the time they reach IB.
+        clock: the time source (``RealClock()`` in production, ``FakeClock()`` in tests).
+        message_burst: the largest ``messages`` one acquisition may ask for; the sustained
+            message rate is ``messages_per_second − message_burst + 1`` (module docstring).
+        request_burst: per-class burst; 1 spreads requests evenly, so a limit such as IB's
+            "60 historical requests per 10 minutes" configured as 6/min is never exceeded
+            in any window either.
+    """
+
+    def __init__(
+        self,
+        per_minute: Mapping[str, float],
+        messages_per_second: int,
+        *,
+        clock: Clock,
+        message_burst: int = 2,
+        request_burst: int = 1,
+    ) -> None:
+        if not 1 <= message_burst <= messages_per_second:
+            raise ConfigError(
+                f"message_burst must be between 1 and messages_per_second "
+                f"({messages_per_second}), got {message_burst}"
+            )
+        self._clock = clock
+        self._messages = TokenBucket(
+            messages_per_second - message_burst + 1, message_burst, clock=clock
+        )
+        self._classes: dict[str, TokenBucket] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        for name, rate in per_minute.items():
+            what = f"rate_limits.{name}.per_minute"
+            per_second = _positive_fraction(rate, what) / 60
+            self._classes[name] = TokenBucket(per_second, request_burst, clock=clock)
+            self._locks[name] = asyncio.Lock()
+
+    @property
+    def message_rate(self) -> Fraction:
+        """The sustained global message rate actually used (messages per second)."""
+        return self._messages.rate
+
+    def _bucket(self, request_class: str) -> TokenBucket:
+        try:
+            return self._classes[request_class]
+        except KeyError:
+            known = ", ".join(sorted(self._classes))
+            raise ValueError(
+                f"unknown request class {request_class!r}; configured: {known}"
+            ) from None
+
+    def try_acquire(self, request_class: str, messages: int = 1) -> float:
+        """Grant one ``request_class`` request sending ``messages`` messages now, or say how long
+        to wait (0.0 means granted; nothing is taken otherwise)."""
+        bucket = self._bucket(request_class)
+        wait = max(bucket.wait_time(1), self._messages.wait_time(messages))
+        if wait == 0.0:
+            bucket._take(1)
+            self._messages._take(messages)
+        return wait
+
+    async def acquire(self, request_class: str, messages: int = 1) -> None:
+        """Wait until both the class bucket and the message bucket grant, then take from both.
+
+        Tokens are taken only when both can pay at the same instant, so a request is counted
+        at the moment it is really sent. ``messages`` are the messages sent right after the
+        grant; a message sent later (a cancel at the end of a stream) acquires its own
+        token then, with ``acquire_messages``.
+        """
+        self._bucket(request_class)
+        async with self._locks[request_class]:
+            while (wait := self.try_acquire(request_class, messages)) > 0:
+                await self._clock.sleep(wait)
+
+    def try_acquire_messages(self, messages: int = 1) -> float:
+        """Global bucket only (cancels and other messages outside any request class)."""
+        return self._messages.try_acquire(messages)
+
+    async def acquire_messages(self, messages: int = 1) -> None:
+        """Wait for the global bucket only (cancels and other messages outside any class)."""
+        await self._messages.acquire(messages)
+
+
+def pacing_wait(consecutive_failures: int, first: float = 30.0, factor: float = 2.0) -> float:
+    """Seconds to wait after the ``consecutive_failures``-th pacing violation in a row.
+
+    ``first · factor^(n−1)``: 30, 60, 120, … with the runbook's defaults.
+    """
+    if consecutive_failures < 1:
+        raise ValueError(f"consecutive_failures starts at 1, got {consecutive_failures}")
+    if first < 0 or factor < 1:
+        raise ValueError(f"need first >= 0 and factor >= 1, got first={first}, factor={factor}")
+    return float(first * factor ** (consecutive_failures - 1))
+
+
+def wait_pacing(first: float = 30.0, factor: float = 2.0) -> Callable[[RetryCallState], float]:
+    """``pacing_wait`` as a tenacity ``wait=`` strategy (attempt n failed → wait for n)."""
+
+    def wait(state: RetryCallState) -> float:
+        return pacing_wait(state.attempt_number, first, factor)
+
+    return wait
