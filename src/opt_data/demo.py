@@ -9,6 +9,7 @@ simulator. Both steps are the real commands in real subprocesses, as a user woul
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ import duckdb
 from opt_data.calendar import TradingCalendar
 
 DEMO_DIR = Path("demo")
-DEMO_SYMBOLS = "SPY,AAPL,MSFT,JPM"
+DEMO_SYMBOLS = "AAPL,MSFT,NVDA,JPM,XOM"
 NEW_YORK = ZoneInfo("America/New_York")
 
 DEMO_CONFIG = """\
@@ -128,6 +129,11 @@ def main() -> int:
         print(f"\nthe update exited with {update.returncode}: see demo/state/run_logs/")
         return update.returncode
     _report(DEMO_DIR / "data")
+    stats = json.loads((DEMO_DIR / "sim-stats.json").read_text())
+    print(
+        f"\nthe gateway saw {stats['messages_in_total']} API messages from opt-data and "
+        f"{stats['violations_total']} limit violations"
+    )
     print("\nrun logs (JSON lines): demo/state/run_logs/; simulator counters: demo/sim-stats.json")
     return 0
 

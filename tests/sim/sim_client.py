@@ -6,12 +6,14 @@ Every wait is on an event with a timeout: a test that would hang fails instead.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from opt_data.sim.instruments import Instrument
 from opt_data.sim.testing import SimHandle
 
 TIMEOUT = 5.0
@@ -75,3 +77,19 @@ async def wait_disconnected(ib: Any, timeout: float = TIMEOUT) -> None:
             await ib.disconnectedEvent
 
     await asyncio.wait_for(until(), timeout)
+
+
+def near_options(
+    sim: SimHandle, at: dt.datetime, right: str, n: int = 1, symbol: str = "SPY"
+) -> list[Instrument]:
+    """``n`` options of the nearest expiry (at least a week out) with strikes around the money."""
+    market = sim.market
+    stock = market.stock(symbol)
+    assert stock is not None
+    spot = market.stock_state(stock, at).quote.last
+    assert spot is not None
+    on = market.session_of(at)
+    listed = [o for o in market.options(symbol, on, right=right) if o.trading_class == symbol]
+    expiry = min(o.expiry for o in listed if o.expiry and o.expiry >= on + dt.timedelta(days=7))
+    chain = sorted((o for o in listed if o.expiry == expiry), key=lambda o: abs(o.strike - spot))
+    return sorted(chain[:n], key=lambda o: o.strike)

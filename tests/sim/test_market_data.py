@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sim_client import TIMEOUT, connected, wait_ticker, watch_errors
+from sim_client import TIMEOUT, connected, near_options, wait_ticker, watch_errors
 
 from opt_data.sim.instruments import Instrument
 from opt_data.sim.limits import SimLimits
@@ -35,8 +35,7 @@ def _has(value: Any) -> bool:
 
 
 def _option(sim: SimHandle, at: dt.datetime, right: str) -> Instrument:
-    listed = [o for o in sim.market.options("SPY", sim.market.session_of(at)) if o.right == right]
-    return listed[len(listed) // 2]
+    return near_options(sim, at, right)[0]
 
 
 def _contract(ib_lib: ModuleType, inst: Instrument) -> Any:

@@ -7,6 +7,8 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import ib_async
@@ -15,51 +17,49 @@ import pytest
 from opt_data.sim.runner import market_symbols, read_universe
 
 
-def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str, int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opt_data.sim", "--port", "0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # blocks until the port is bound (or the process died)
-    if not line.startswith("listening on "):
-        proc.kill()
-        pytest.fail(f"no ready line: {line!r}")
-    host, port = line.removeprefix("listening on ").strip().rsplit(":", 1)
-    return proc, host, int(port)
+@contextmanager
+def _running(tmp_path: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str, int]]:
+    """The simulator process, its host and port; killed if still running at the end."""
+    with (
+        (tmp_path / "stderr.txt").open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, "-m", "opt_data.sim", "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            cwd=tmp_path,
+        ) as proc,
+    ):
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # blocks until the port is bound (or it died)
+            assert line.startswith("listening on "), line
+            host, port = line.removeprefix("listening on ").strip().rsplit(":", 1)
+            yield proc, host, int(port)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serves_until_signalled_then_writes_stats(tmp_path: Path, sig: signal.Signals) -> None:
     stats_file = tmp_path / "stats.json"
-    proc, host, port = _start(
-        tmp_path,
-        "--now",
-        "2024-01-05T17:00:00-05:00",
-        "--symbols",
-        "SPY,AAPL",
-        "--stats-file",
-        str(stats_file),
-    )
-    try:
+    args = ["--now", "2024-01-05T17:00:00-05:00", "--symbols", "SPY,AAPL"]
 
-        async def client() -> None:
-            ib = ib_async.IB()
-            await ib.connectAsync(host, port, clientId=1, timeout=5)
-            try:
-                details = await asyncio.wait_for(
-                    ib.reqContractDetailsAsync(ib_async.Stock("AAPL", "SMART", "USD")), 5
-                )
-                assert len(details) == 1
-            finally:
-                ib.disconnect()
+    async def client(host: str, port: int) -> None:
+        ib = ib_async.IB()
+        await ib.connectAsync(host, port, clientId=1, timeout=5)
+        try:
+            details = await asyncio.wait_for(
+                ib.reqContractDetailsAsync(ib_async.Stock("AAPL", "SMART", "USD")), 5
+            )
+            assert len(details) == 1
+        finally:
+            ib.disconnect()
 
-        asyncio.run(client())
-    finally:
+    with _running(tmp_path, *args, "--stats-file", str(stats_file)) as (proc, host, port):
+        asyncio.run(client(host, port))
         proc.send_signal(sig)
         assert proc.wait(timeout=10) == 0
     stats = json.loads(stats_file.read_text())
@@ -79,7 +79,7 @@ def test_bad_scenario_exits_2_with_the_key_named(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "scenario.latency: unknown key(s) fixed" in result.stderr
+    assert f"{bad}: latency: unknown key(s) fixed" in result.stderr
     assert result.stdout == ""
 
 

@@ -12,7 +12,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sim_client import TIMEOUT, connected, wait_disconnected, wait_ticker, watch_errors
+from sim_client import (
+    TIMEOUT,
+    connected,
+    near_options,
+    wait_disconnected,
+    wait_ticker,
+    watch_errors,
+)
 
 from opt_data.sim.instruments import Instrument
 from opt_data.sim.limits import SimLimits
@@ -40,12 +47,6 @@ def _stock(ib_lib: ModuleType, sim: SimHandle, symbol: str) -> Any:
     inst = sim.market.stock(symbol)
     assert inst is not None
     return ib_lib.Stock(symbol, "SMART", "USD", conId=inst.con_id)
-
-
-def _options(sim: SimHandle, n: int) -> list[Instrument]:
-    listed = [o for o in sim.market.options("SPY", sim.market.session_of(OPEN)) if o.right == "C"]
-    middle = len(listed) // 2
-    return listed[middle - n // 2 : middle - n // 2 + n]
 
 
 def _contract(ib_lib: ModuleType, inst: Instrument) -> Any:
@@ -121,7 +122,7 @@ symbols = ["SPY"]
     ("text", "message"),
     [
         ("[disconect]\nafter_messages = 3", "unknown key(s) disconect"),
-        ("[latency]\nfixed_ms = -1", "scenario.latency.fixed_ms"),
+        ("[latency]\nfixed_ms = -1", "latency.fixed_ms"),
         ("[[pacing_storm]]\nclasses = ['orders']\ncount = 1", "pacing_storm[0].classes"),
         ("[missing]\ngreeks_share = 2", "greeks_share: expected a number ≤ 1.0"),
         ("[disconnect]\nsessions = 1", "set after_messages or at"),
@@ -279,7 +280,7 @@ def test_missing_greeks_and_open_interest_follow_the_con_id(ib_lib: ModuleType) 
             # bid, greeks and OI of one stream leave in the same write: once the bid is in,
             # whatever greeks and OI were sent are in too.
             for ticker in tickers:
-                await wait_ticker(ticker, lambda t: t.bid == t.bid and t.close == t.close)
+                await wait_ticker(ticker, lambda t: t.volume == t.volume)
             await asyncio.wait_for(ib.reqCurrentTimeAsync(), TIMEOUT)
             return [
                 (t.modelGreeks is not None, t.callOpenInterest == t.callOpenInterest)
@@ -287,7 +288,7 @@ def test_missing_greeks_and_open_interest_follow_the_con_id(ib_lib: ModuleType) 
             ]
 
     with running_simulator(now=OPEN, scenario=scenario, limits=FAST) as sim:
-        insts = _options(sim, 12)
+        insts = near_options(sim, OPEN, "C", n=12)
         seen = asyncio.run(main(sim, insts))
     expected = [
         (not share_hit(0, i.con_id, "greeks", 0.5), not share_hit(0, i.con_id, "oi", 0.5))

@@ -164,18 +164,18 @@ class IBClient:
             await ib.connectAsync(
                 p.host, p.port, clientId=p.client_id, timeout=p.connect_timeout, readonly=True
             )
-        except (ConnectionRefusedError, OSError) as exc:
-            self._ib = None
-            raise IBConnectionError(
-                f"cannot reach IB Gateway/TWS at {p.host}:{p.port} (IB_HOST/IB_PORT): {exc}"
-            ) from exc
-        except (TimeoutError, ConnectionError) as exc:
+        except (OSError, TimeoutError) as exc:
+            # ConnectionError is an OSError too: decide by what the gateway said, not the type
             self._ib = None
             if any(code == 326 for code, _ in self._connect_errors):
                 raise ClientIdInUseError(
                     f"client id {p.client_id} is already in use at {p.host}:{p.port}; "
                     "set IB_CLIENT_ID to a free id or close the other session",
                     code=326,
+                ) from exc
+            if isinstance(exc, ConnectionRefusedError):
+                raise IBConnectionError(
+                    f"cannot reach IB Gateway/TWS at {p.host}:{p.port} (IB_HOST/IB_PORT): {exc}"
                 ) from exc
             raise IBConnectionError(
                 f"IB Gateway/TWS at {p.host}:{p.port} did not complete the API handshake "

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 NEW_YORK = ZoneInfo("America/New_York")
 _BAR_TZ = "US/Eastern"  # how TWS names the exchange time zone in bar dates
-# IB refreshes a keepUpToDate query's last bar about every 5 seconds.
-KEEP_UP_TO_DATE_SECONDS = 5.0
 
 
 @dataclass(slots=True, eq=False)
@@ -70,7 +68,7 @@ def req_historical(s: Session, fields: p.Fields) -> None:
         _contract_key(inst),
         req.contract.exchange,
         req.what_to_show,
-        f"{req.end}|{req.duration}|{req.bar_size}|{req.use_rth}",
+        f"{req.end}|{req.duration}|{req.bar_size}|{req.use_rth}|{req.format_date}",
     )
     if not _admit(s, req.req_id, inst, "historical", key, small=is_small_bar(req.bar_size)):
         return
@@ -88,6 +86,7 @@ def req_historical(s: Session, fields: p.Fields) -> None:
                 bar_size=req.bar_size,
                 what_to_show=req.what_to_show,
                 use_rth=req.use_rth,
+                now=server.clock.now(),
             )
         except MarketDataError as exc:
             del s.historical[req.req_id]
@@ -97,13 +96,14 @@ def req_historical(s: Session, fields: p.Fields) -> None:
         job.answered = True
         rows = [p.bar_fields(bar, _bar_date(bar, req.format_date)) for bar in bars]
         start_text = rows[0][0] if rows else _end_text(end)
-        s.send(p.historical_data(req.req_id, start_text, _end_text(end), rows))
+        # Bookkeeping first: whoever has seen the reply also sees the slot freed.
         if req.keep_up_to_date:
             job.last_bar = tuple(rows[-1]) if rows else ()
-            s.call_later(KEEP_UP_TO_DATE_SECONDS, lambda: _update(s, job))
+            s.call_later(s.server.limits.keep_up_to_date_seconds, lambda: _update(s, job))
         else:
             del s.historical[req.req_id]
             server.close_hist()
+        s.send(p.historical_data(req.req_id, start_text, _end_text(end), rows))
 
     s.reply("historical", answer)
 
@@ -134,7 +134,7 @@ def req_head_timestamp(s: Session, fields: p.Fields) -> None:
         _contract_key(inst),
         req.contract.exchange,
         req.what_to_show,
-        f"head_timestamp|{req.use_rth}",
+        f"head_timestamp|{req.use_rth}|{req.format_date}",
     )
     if not _admit(s, req.req_id, inst, "head_timestamp", key, small=True):
         return
@@ -144,7 +144,7 @@ def req_head_timestamp(s: Session, fields: p.Fields) -> None:
         if req.req_id not in s.head_timestamps:
             return
         try:
-            first = server.market.head_timestamp(inst, req.what_to_show)
+            first = server.market.head_timestamp(inst, req.what_to_show, now=server.clock.now())
         except MarketDataError as exc:
             s.head_timestamps.discard(req.req_id)
             server.close_hist()
@@ -206,10 +206,12 @@ def _update(s: Session, job: HistJob) -> None:
         return
     if s.server.connected:
         req = job.req
+        now = s.server.clock.now()
         try:
             bars = s.server.market.bars(
                 job.inst,
-                end=s.server.clock.now(),
+                end=now,
+                now=now,
                 duration=req.duration,
                 bar_size=req.bar_size,
                 what_to_show=req.what_to_show,
@@ -224,7 +226,7 @@ def _update(s: Session, job: HistJob) -> None:
             if row != job.last_bar:
                 job.last_bar = row
                 s.send(p.historical_data_update(req.req_id, bar, date_text))
-    s.call_later(KEEP_UP_TO_DATE_SECONDS, lambda: _update(s, job))
+    s.call_later(s.server.limits.keep_up_to_date_seconds, lambda: _update(s, job))
 
 
 def _contract_key(inst: Instrument) -> str:

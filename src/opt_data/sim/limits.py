@@ -35,6 +35,8 @@ class SimLimits:
     # How often a stream re-reads the market and sends what changed (IB samples US options
     # every 100 ms and stocks every 250 ms; only changes go out, so a closed market is quiet).
     tick_interval_seconds: float = 0.25
+    # How often a keepUpToDate historical query re-sends its last bar (IB: about 5 s).
+    keep_up_to_date_seconds: float = 5.0
     # Delay of delayed data (types 3/4).
     delayed_minutes: int = 15
 

@@ -103,9 +103,7 @@ def read_universe(path: Path) -> dict[str, str]:
     return out
 
 
-def market_symbols(
-    requested: Sequence[str] | None, universe: dict[str, str]
-) -> tuple[str, ...]:
+def market_symbols(requested: Sequence[str] | None, universe: dict[str, str]) -> tuple[str, ...]:
     """The IB symbols to list: the requested ones, else the defaults plus the universe.
 
     Symbols are spelled as the user's universe spells them (``BRK.B``) and listed as IB

@@ -127,7 +127,13 @@ class Scenario:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "scenario") -> Scenario:
         """Build from parsed TOML (or any mapping of the same shape)."""
-        r = _Reader(data, source)
+        try:
+            return cls._build(_Reader(data, ""))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{source}: {exc}") from None
+
+    @classmethod
+    def _build(cls, r: _Reader) -> Scenario:
         scenario = cls(
             disconnect=r.table("disconnect", _disconnect),
             connectivity=r.table("connectivity", _connectivity),
@@ -159,7 +165,7 @@ class _Reader:
 
     def __init__(self, data: Mapping[str, Any], where: str) -> None:
         if not isinstance(data, Mapping):
-            raise ScenarioError(f"{where}: expected a table")
+            raise ScenarioError(f"{where or 'top level'}: expected a table")
         self._data = data
         self._where = where
         self._used: set[str] = set()
@@ -168,8 +174,11 @@ class _Reader:
         self._used.add(key)
         return self._data.get(key)
 
+    def _path(self, key: str) -> str:
+        return f"{self._where}.{key}" if self._where else key
+
     def _fail(self, key: str, expected: str) -> ScenarioError:
-        return ScenarioError(f"{self._where}.{key}: expected {expected}, got {self._data[key]!r}")
+        return ScenarioError(f"{self._path(key)}: expected {expected}, got {self._data[key]!r}")
 
     def integer(self, key: str, *, default: int | None = None, minimum: int = 0) -> int | None:
         value = self._get(key)
@@ -242,7 +251,7 @@ class _Reader:
         value = self._get(key)
         if value is None:
             return None
-        sub = _Reader(value, f"{self._where}.{key}")
+        sub = _Reader(value, self._path(key))
         result = build(sub)
         sub.done()
         return result
@@ -255,7 +264,7 @@ class _Reader:
             raise self._fail(key, "an array of tables ([[...]])")
         out = []
         for i, item in enumerate(value):
-            sub = _Reader(item, f"{self._where}.{key}[{i}]")
+            sub = _Reader(item, f"{self._path(key)}[{i}]")
             out.append(build(sub))
             sub.done()
         return tuple(out)
@@ -263,7 +272,8 @@ class _Reader:
     def done(self) -> None:
         unknown = sorted(set(self._data) - self._used)
         if unknown:
-            raise ScenarioError(f"{self._where}: unknown key(s) {', '.join(unknown)}")
+            where = self._where or "top level"
+            raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)}")
 
 
 def _disconnect(r: _Reader) -> Disconnect:

@@ -96,9 +96,12 @@ class SimServer:
         """Take a client id for a new session; False → IB's 326 and the socket closes."""
         self._id_attempts[client_id] += 1
         fault = self.scenario.client_id_in_use
-        if fault is not None and client_id in fault.client_ids:
-            if fault.attempts == 0 or self._id_attempts[client_id] <= fault.attempts:
-                return False
+        if (
+            fault is not None
+            and client_id in fault.client_ids
+            and (fault.attempts == 0 or self._id_attempts[client_id] <= fault.attempts)
+        ):
+            return False
         if client_id in self._client_ids:
             return False
         self._client_ids.add(client_id)

@@ -57,9 +57,12 @@ def test_prices_are_anchored_on_the_anchor_date_for_every_seed() -> None:
     anchor = dt.datetime(2024, 1, 2, 17, tzinfo=AFTER_CLOSE.tzinfo)
     for seed in (0, 1, 99):
         m = Market(seed=seed)
-        spy = m.stock("SPY")
-        assert spy is not None
-        assert m.stock_state(spy, anchor).quote.last == 472.65
+        for symbol, close in (("SPY", 472.65), ("SPX", 4742.83)):
+            stock = m.stock(symbol)
+            assert stock is not None
+            bars = m.bars(stock, end=anchor, duration="1 D", bar_size="1 day",
+                          what_to_show="TRADES", use_rth=True)  # fmt: skip
+            assert bars[-1].close == close
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from conftest import AFTER_CLOSE, DAY, NY, at
-from opt_data.sim.instruments import Instrument
+from opt_data.sim.instruments import Bar, Instrument
 from opt_data.sim.market import Market, MarketDataError
 
 
@@ -21,8 +21,16 @@ def _stock(market: Market, symbol: str = "SPY") -> Instrument:
     return stock
 
 
-def _bars(market: Market, inst: Instrument, duration: str, bar_size: str, what: str, **kw: object):  # type: ignore[no-untyped-def]
-    end = kw.pop("end", AFTER_CLOSE)
+def _bars(
+    market: Market,
+    inst: Instrument,
+    duration: str,
+    bar_size: str,
+    what: str,
+    *,
+    end: dt.datetime = AFTER_CLOSE,
+    now: dt.datetime | None = None,
+) -> list[Bar]:
     return market.bars(
         inst,
         end=end,
@@ -30,7 +38,7 @@ def _bars(market: Market, inst: Instrument, duration: str, bar_size: str, what: 
         bar_size=bar_size,
         what_to_show=what,
         use_rth=True,
-        **kw,  # type: ignore[arg-type]
+        now=now,
     )
 
 

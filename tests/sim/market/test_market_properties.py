@@ -22,11 +22,11 @@ common = settings(max_examples=25, deadline=None, suppress_health_check=[HealthC
 def test_any_listed_contract_has_a_sane_state(
     symbol: str, day: dt.date, pick: float, when: dt.time
 ) -> None:
-    chain = MARKET.options(symbol, day)
+    moment = dt.datetime.combine(day, when, tzinfo=NY)
+    chain = MARKET.options(symbol, MARKET.session_of(moment))  # before the open: yesterday's
     assert chain
     o = chain[int(pick * len(chain))]
     assert MARKET.instrument(o.con_id) == o
-    moment = dt.datetime.combine(day, when, tzinfo=NY)
     s = MARKET.option_state(o, moment)
     q, g = s.quote, s.model_greeks
     assert q.bid is not None and q.ask is not None and g.opt_price is not None

@@ -113,24 +113,32 @@ def implied_vol(
         return None
     if guess is None:
         guess = math.sqrt(2.0 * math.pi / t) * target / s
-    lo, hi = MIN_VOL, MAX_VOL
     sigma = min(max(guess, 0.05), 2.0)
+    value, vega = _price_and_vega(is_call, s, k, t, r, q, sigma)
+    # One look at the far end of the range decides whether a solution exists at all.
+    if value < target:
+        lo, hi = sigma, MAX_VOL
+        if _price_and_vega(is_call, s, k, t, r, q, hi)[0] <= target:
+            return None
+    else:
+        lo, hi = MIN_VOL, sigma
+        if _price_and_vega(is_call, s, k, t, r, q, lo)[0] >= target:
+            return None
     tolerance = 1e-10 * max(1.0, target)
     for _ in range(100):
-        value, vega = _price_and_vega(is_call, s, k, t, r, q, sigma)
         diff = value - target
-        if abs(diff) < tolerance:
+        if abs(diff) < tolerance or hi - lo < 1e-12:
             return sigma
         if diff > 0:
             hi = sigma
         else:
             lo = sigma
-        if hi - lo < 1e-12:
-            break
-        step = sigma - diff / vega if vega > 1e-12 else -1.0
+        # Newton on log-price: far from the money the price is ~exponential in sigma.
+        usable = vega > 1e-300 and value > 0
+        step = sigma - math.log(value / target) * value / vega if usable else -1.0
         sigma = step if lo < step < hi else 0.5 * (lo + hi)
-    # Squeezed against an end of the range: the price needs a sigma outside it.
-    return None if sigma - MIN_VOL < 1e-9 or MAX_VOL - sigma < 1e-9 else sigma
+        value, vega = _price_and_vega(is_call, s, k, t, r, q, sigma)
+    return sigma
 
 
 def _price_and_vega(

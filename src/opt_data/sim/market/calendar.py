@@ -71,9 +71,6 @@ class Sessions:
     def open_at(self, i: int) -> dt.datetime:
         return dt.datetime.fromtimestamp(self._opens[i], NEW_YORK)
 
-    def close_at(self, i: int) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self._closes[i], NEW_YORK)
-
     def minutes(self, i: int) -> int:
         """Length of session ``i`` in minutes (390, or 210 on an early close)."""
         return (self._closes[i] - self._opens[i]) // 60

@@ -93,9 +93,10 @@ class Universe:
             if s in self._by_symbol:
                 self._block_start[s] = OPTION_BASE + i * CURATED_BLOCK
         self._expiries_by_kinds: dict[tuple[tuple[str, int], ...], tuple[Expiry, ...]] = {}
-        self._layouts: dict[str, _Layout] = {}
-        self._series: Lru[tuple[str, int, int], Series] = Lru(4096)
-        self._chains: Lru[tuple[str, int], tuple[Contract, ...]] = Lru(64)
+        # Bounded: a whole-universe run touches every symbol, an SPX chain alone is ~10 MB.
+        self._layouts: Lru[str, _Layout] = Lru(256)
+        self._series: Lru[tuple[str, int, int], Series] = Lru(2048)
+        self._chains: Lru[tuple[str, int], tuple[Contract, ...]] = Lru(32)
 
     def underlying(self, symbol: str) -> Underlying | None:
         return self._by_symbol.get(symbol)
@@ -167,23 +168,22 @@ class Universe:
         return symbol if symbol in self._by_symbol else None
 
     def _layout(self, u: Underlying) -> _Layout:
-        layout = self._layouts.get(u.symbol)
-        if layout is None:
-            keyed = sorted(
-                (e.day, ci, pos)
-                for ci, cls in enumerate(u.classes)
-                for pos, e in enumerate(self.expiries(cls))
-            )
-            pairs = tuple((ci, pos) for _, ci, pos in keyed)
-            block = CURATED_BLOCK if u.symbol in DEFAULT_SYMBOLS else GENERATED_BLOCK
-            layout = _Layout(
-                start=self._block_start[u.symbol],
-                slots=(block // len(pairs)) & ~1,
-                pairs=pairs,
-                pair_of={p: i for i, p in enumerate(pairs)},
-            )
-            self._layouts[u.symbol] = layout
-        return layout
+        return self._layouts.get(u.symbol, lambda: self._build_layout(u))
+
+    def _build_layout(self, u: Underlying) -> _Layout:
+        keyed = sorted(
+            (e.day, ci, pos)
+            for ci, cls in enumerate(u.classes)
+            for pos, e in enumerate(self.expiries(cls))
+        )
+        pairs = tuple((ci, pos) for _, ci, pos in keyed)
+        block = CURATED_BLOCK if u.symbol in DEFAULT_SYMBOLS else GENERATED_BLOCK
+        return _Layout(
+            start=self._block_start[u.symbol],
+            slots=(block // len(pairs)) & ~1,
+            pairs=pairs,
+            pair_of={p: i for i, p in enumerate(pairs)},
+        )
 
     def _build_series(self, u: Underlying, cls_index: int, pos: int) -> Series:
         cls = u.classes[cls_index]

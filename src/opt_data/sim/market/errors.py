@@ -16,8 +16,6 @@ class MarketDataError(Exception):
         self.text = text
 
 
-NO_SECURITY_DEFINITION = (200, "No security definition has been found for the request")
-
-
 def no_security_definition() -> MarketDataError:
-    return MarketDataError(*NO_SECURITY_DEFINITION)
+    """IB's answer for a contract it does not (or no longer) list."""
+    return MarketDataError(200, "No security definition has been found for the request")

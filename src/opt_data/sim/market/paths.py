@@ -2,7 +2,9 @@
 
 The daily path is a log-price that reverts slowly to a drifting trend line (so twenty years
 of simulation stay at plausible levels), driven by a volatility regime that mean-reverts
-in logs and rises when prices fall (leverage effect). It is pinned so that the close on
+in logs and rises when prices fall (leverage effect). Shocks load on a common market
+factor with the underlying's ``beta``, so names move together (SPY and SPX, with beta 1,
+move exactly together). It is pinned so that the close on
 ``ANCHOR_DATE`` equals the underlying's anchor. A session's minutes are a Brownian bridge
 from its open to its close, so intraday values always end exactly at the daily close.
 """
@@ -27,6 +29,7 @@ _VOL_OF_VOL = 0.055  # daily shock to log-volatility
 _LEVERAGE = -0.7  # correlation of price and volatility shocks
 _PRICE_REVERSION = 0.997  # daily AR(1) coefficient of the log-price deviation from trend
 _REALISED_TO_IMPLIED = 0.9  # realised vol sits below implied (variance risk premium)
+_MARKET = "\x00market"  # key of the common factor's draws (no symbol can be spelled so)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +51,11 @@ class DailyPath:
 def daily_path(seed: int, u: Underlying, sessions: Sessions) -> DailyPath:
     """The whole daily path of ``u`` over the simulated calendar (a few ms; cache it)."""
     n = len(sessions)
-    gen = rand.generator(seed, "daily-path", u.symbol)
-    z_price = gen.standard_normal(n)
-    z_vol = _LEVERAGE * z_price + math.sqrt(1 - _LEVERAGE**2) * gen.standard_normal(n)
-    z_gap = gen.standard_normal(n)
-    z_volume = gen.standard_normal(n)
+    market = rand.generator(seed, "daily-path", _MARKET)
+    own = rand.generator(seed, "daily-path", u.symbol)
+    z_price, z_vol, z_gap = (_mix(u.beta, market, own, n) for _ in range(3))
+    z_vol = _LEVERAGE * z_price + math.sqrt(1 - _LEVERAGE**2) * z_vol
+    z_volume = own.standard_normal(n)
 
     log_vol_dev = np.empty(n)
     price_dev = np.empty(n)
@@ -77,14 +80,23 @@ def daily_path(seed: int, u: Underlying, sessions: Sessions) -> DailyPath:
     return DailyPath(opens, closes, vols, volumes, np.cumsum(closes))
 
 
+def _mix(beta: float, market: np.random.Generator, own: np.random.Generator, n: int) -> FloatArray:
+    """Standard normals with correlation ``beta`` to the market factor's."""
+    common = market.standard_normal(n)
+    if beta >= 1.0:
+        return common
+    return beta * common + math.sqrt(1.0 - beta * beta) * own.standard_normal(n)
+
+
 def minute_path(
     seed: int, u: Underlying, sessions: Sessions, path: DailyPath, i: int
 ) -> FloatArray:
     """Prices at each minute boundary of session ``i``: ``[open, ..., close]`` (n+1 points)."""
     n = sessions.minutes(i)
-    gen = rand.generator(seed, "minute-path", u.symbol, sessions.ordinal(i))
+    market = rand.generator(seed, "minute-path", _MARKET, sessions.ordinal(i))
+    own = rand.generator(seed, "minute-path", u.symbol, sessions.ordinal(i))
     sd = float(path.vols[i]) * _REALISED_TO_IMPLIED / math.sqrt(TRADING_DAYS * n)
-    walk = np.concatenate(([0.0], np.cumsum(sd * gen.standard_normal(n))))
+    walk = np.concatenate(([0.0], np.cumsum(sd * _mix(u.beta, market, own, n))))
     frac = np.arange(n + 1) / n
     bridge = walk - frac * walk[-1]
     log_open, log_close = math.log(path.opens[i]), math.log(path.closes[i])

@@ -62,7 +62,8 @@ class Pricer:
     def __init__(self, seed: int, sessions: Sessions) -> None:
         self.seed = seed
         self.sessions = sessions
-        self._daily: dict[str, paths.DailyPath] = {}
+        # Bounded so a 500-symbol universe does not keep 500 twenty-year paths (~250 kB each).
+        self._daily: Lru[str, paths.DailyPath] = Lru(256)
         self._minutes: Lru[tuple[str, int], FloatArray] = Lru(2048)
         self._rates: dict[int, float] = {}
 
@@ -72,6 +73,8 @@ class Pricer:
         i = s.index_on_or_before(aware(at).date())
         if ts < s.open_ts(i):
             i -= 1  # before today's open: yesterday's values
+            if i < 0:
+                raise ValueError(f"{at} is before the simulated calendar's first session")
         n = s.minutes(i)
         live = s.open_ts(i) <= ts < s.close_ts(i)
         minute = int((ts - s.open_ts(i)) // 60) if live else n
@@ -82,11 +85,7 @@ class Pricer:
         return Moment(session, n, n, False)
 
     def daily(self, u: Underlying) -> paths.DailyPath:
-        path = self._daily.get(u.symbol)
-        if path is None:
-            path = paths.daily_path(self.seed, u, self.sessions)
-            self._daily[u.symbol] = path
-        return path
+        return self._daily.get(u.symbol, lambda: paths.daily_path(self.seed, u, self.sessions))
 
     def minute_prices(self, u: Underlying, session: int) -> FloatArray:
         return self._minutes.get(

@@ -64,6 +64,7 @@ class Underlying:
     liquidity: float  # spread multiplier: < 1 tighter than average
     share_volume: float  # mean daily share volume
     oi_scale: float  # open interest of a typical near-money monthly
+    beta: float  # correlation of its shocks with the common market factor
     etf_strikes: bool = False  # $1 strikes near the money whatever the price (SPY, QQQ)
     index_strikes: bool = False  # SPX: 5-point strikes
 
@@ -124,23 +125,25 @@ _CLASSES = {
 }
 
 # Anchor closes are the real 2024-01-02 closes (rounded); con_ids are IB's real ones.
-# symbol   type   primary   con_id     anchor   vol   div     drift skew  liq   shares  oi
+# beta: correlation with the common market factor (SPY and SPX share one path, x10).
+# symbol   primary   con_id     anchor   vol   div     drift skew  liq   shares oi     beta
 _ROWS = (
-    ("SPY",  "STK", "ARCA",   756733,    472.65,  0.14, 0.013,  0.07, 0.16, 0.35, 8.0e7, 40000.0),
-    ("QQQ",  "STK", "NASDAQ", 320227571, 402.00,  0.19, 0.006,  0.09, 0.13, 0.45, 4.5e7, 25000.0),
-    ("SPX",  "IND", "CBOE",   416904,    4742.83, 0.14, 0.014,  0.07, 0.17, 0.60, 0.0,   15000.0),
-    ("AAPL", "STK", "NASDAQ", 265598,    185.64,  0.22, 0.005,  0.10, 0.09, 0.60, 5.5e7, 30000.0),
-    ("MSFT", "STK", "NASDAQ", 272093,    370.87,  0.23, 0.008,  0.10, 0.08, 0.70, 2.5e7, 15000.0),
-    ("NVDA", "STK", "NASDAQ", 4815747,   481.68,  0.45, 0.0003, 0.15, 0.06, 0.80, 4.5e7, 20000.0),
-    ("AMZN", "STK", "NASDAQ", 3691937,   149.93,  0.31, 0.0,    0.09, 0.08, 0.70, 4.5e7, 20000.0),
-    ("JPM",  "STK", "NYSE",   1520593,   170.30,  0.21, 0.024,  0.08, 0.10, 0.80, 1.0e7, 8000.0),
-    ("BRK B", "STK", "NYSE",  72063691,  361.00,  0.17, 0.0,    0.09, 0.09, 0.90, 4.0e6, 4000.0),
+    ("SPY",  "ARCA",   756733,    472.65,  0.14, 0.013,  0.07, 0.16, 0.35, 8e7,   4e4,   1.0),
+    ("QQQ",  "NASDAQ", 320227571, 402.00,  0.19, 0.006,  0.09, 0.13, 0.45, 4.5e7, 2.5e4, 0.9),
+    ("SPX",  "CBOE",   416904,    4742.83, 0.14, 0.013,  0.07, 0.17, 0.60, 0.0,   1.5e4, 1.0),
+    ("AAPL", "NASDAQ", 265598,    185.64,  0.22, 0.005,  0.10, 0.09, 0.60, 5.5e7, 3e4,   0.7),
+    ("MSFT", "NASDAQ", 272093,    370.87,  0.23, 0.008,  0.10, 0.08, 0.70, 2.5e7, 1.5e4, 0.7),
+    ("NVDA", "NASDAQ", 4815747,   481.68,  0.45, 0.0003, 0.15, 0.06, 0.80, 4.5e7, 2e4,   0.6),
+    ("AMZN", "NASDAQ", 3691937,   149.93,  0.31, 0.0,    0.09, 0.08, 0.70, 4.5e7, 2e4,   0.65),
+    ("JPM",  "NYSE",   1520593,   170.30,  0.21, 0.024,  0.08, 0.10, 0.80, 1e7,   8e3,   0.65),
+    ("BRK B", "NYSE",  72063691,  361.00,  0.17, 0.0,    0.09, 0.09, 0.90, 4e6,   4e3,   0.75),
 )
 _CURATED: dict[str, Underlying] = {
     row[0]: Underlying(
-        symbol=row[0], sec_type=row[1], primary_exchange=row[2], long_name=_NAMES[row[0]],
-        con_id=row[3], anchor=row[4], base_vol=row[5], div_yield=row[6], drift=row[7],
-        skew=row[8], liquidity=row[9], share_volume=row[10], oi_scale=row[11],
+        symbol=row[0], sec_type="IND" if row[0] == "SPX" else "STK", primary_exchange=row[1],
+        long_name=_NAMES[row[0]], con_id=row[2], anchor=row[3], base_vol=row[4],
+        div_yield=row[5], drift=row[6], skew=row[7], liquidity=row[8], share_volume=row[9],
+        oi_scale=row[10], beta=row[11],
         classes=_CLASSES.get(row[0], (_std(row[0], weekly=True),)),
         etf_strikes=row[0] in ("SPY", "QQQ"), index_strikes=row[0] == "SPX",
     )
@@ -179,7 +182,7 @@ def generated(seed: int, symbol: str, rank: int) -> Underlying:
         long_name=f"{symbol} SIMULATED CORP",
         con_id=GENERATED_STOCK_CON_ID_BASE + rank,
         anchor=anchor,
-        base_vol=round(0.17 + 0.38 * u("vol") ** 1.3, 3),
+        base_vol=round(0.16 + 0.30 * u("vol") ** 1.3, 3),
         div_yield=div,
         drift=0.02 + 0.10 * u("drift"),
         skew=0.05 + 0.06 * u("skew"),
@@ -187,4 +190,5 @@ def generated(seed: int, symbol: str, rank: int) -> Underlying:
         liquidity=1.0 + 1.5 * u("liquidity"),
         share_volume=3.0e5 * math.exp(3.0 * u("volume")),
         oi_scale=300.0 * math.exp(3.0 * u("oi")),
+        beta=0.35 + 0.35 * u("beta"),
     )
