@@ -348,6 +348,7 @@ class _UpdateProgress:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._contracts = 0
+        self._started = time.monotonic()
         self._console = console
 
     def __call__(self, event: str, fields: dict[str, Any]) -> None:
@@ -358,7 +359,7 @@ class _UpdateProgress:
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("symbols · {task.fields[contracts]} contracts"),
+                TextColumn("symbols · {task.fields[contracts]} contracts · {task.fields[rate]}/s"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=self._console,
@@ -366,12 +367,15 @@ class _UpdateProgress:
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                f"update {fields['trade_date']}", total=fields["symbols"], contracts=0
+                f"update {fields['trade_date']}", total=fields["symbols"], contracts=0, rate="-"
             )
+            self._started = time.monotonic()
         elif self._progress is not None and self._task is not None:
             if event == "contracts":
                 self._contracts += int(fields["count"])
-                self._progress.update(self._task, contracts=self._contracts)
+                elapsed = max(time.monotonic() - self._started, 1e-9)
+                rate = f"{self._contracts / elapsed:.1f}"
+                self._progress.update(self._task, contracts=self._contracts, rate=rate)
             elif event == "symbol_done":
                 self._progress.advance(self._task)
 
@@ -419,6 +423,126 @@ def update(
         if result.rows:
             typer.echo(f"data: {run.settings.paths.data} · run log: {run.run_log.path}")
         run.exit_code = result.exit_code
+
+
+# --- status and queue ------------------------------------------------------------------------
+
+queue_app = typer.Typer(
+    help='The "needs manual handling" queue (and terminal failures).', no_args_is_help=True
+)
+app.add_typer(queue_app, name="queue")
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _record_line(r: Any) -> str:
+    return (
+        f"{r.job:<8} {r.date} {r.symbol:<6} {r.status!s:<12} failures={r.consecutive_failures} "
+        f"attempts={r.attempts}  {r.last_error or ''}"
+    )
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Progress by job and status, the manual queue, recent runs, partitions and sizes."""
+    from opt_data.jobs.status import status as read_status
+
+    settings = load(ctx)
+    try:
+        st = read_status(settings.paths.data, settings.paths.state)
+    except OptDataError as exc:
+        fail(exc)
+    typer.echo("progress (state/backfill_progress.parquet):")
+    if not st.counts:
+        typer.echo("  no tasks yet")
+    for (job, state), n in st.counts.items():
+        typer.echo(f"  {job:<10} {state:<13} {n}")
+    typer.echo(f"\nneeds manual handling: {len(st.queue)}")
+    for r in st.queue:
+        typer.echo(f"  {_record_line(r)}")
+    if st.failed:
+        typer.echo(f"\nfailed: {len(st.failed)}")
+        for r in st.failed:
+            typer.echo(f"  {_record_line(r)}")
+    typer.echo("\nrecent runs (state/run_logs/):")
+    for run in st.runs:
+        ended = "killed or running" if run.exit_code is None else f"exit {run.exit_code}"
+        typer.echo(f"  {run.started[:19]:<19} {run.command:<14} {run.run_id:<24} {ended}")
+    if not st.runs:
+        typer.echo("  none")
+    typer.echo(f"\ndata ({settings.paths.data}):")
+    for d in st.datasets:
+        span = f"{d.first_date} … {d.last_date}" if d.first_date else "-"
+        typer.echo(
+            f"  {d.zone}/{d.name:<18} {d.partitions:>6} partitions {d.files:>6} files "
+            f"{_size(d.bytes):>10}  {span}"
+        )
+
+
+_JobOption = Annotated[str | None, typer.Option(help="Only this job (update, backfill).")]
+_DateOption = Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD")]
+_SymbolsOption = Annotated[str | None, typer.Option(metavar="A,B")]
+
+
+@queue_app.command("list")
+def queue_list(ctx: typer.Context) -> None:
+    """Tasks waiting for a human, and tasks that failed for good."""
+    from opt_data.jobs.status import status as read_status
+
+    settings = load(ctx)
+    try:
+        st = read_status(settings.paths.data, settings.paths.state)
+    except OptDataError as exc:
+        fail(exc)
+    for r in [*st.queue, *st.failed]:
+        typer.echo(_record_line(r))
+    if not st.queue and not st.failed:
+        typer.echo("the queue is empty")
+
+
+def _queue_change(
+    ctx: typer.Context, action: str, job: str | None, day: str | None, symbols: str | None
+) -> None:
+    from opt_data.jobs import status as jobs_status
+
+    with command_run(ctx, f"queue-{action}") as run:
+        when = parse_date(day, option="--date") if day is not None else None
+        names = parse_symbols(symbols) if symbols is not None else ()
+        change = jobs_status.retry if action == "retry" else jobs_status.drop
+        changed = change(run.settings.paths.state, job=job, day=when, symbols=names)
+        for r in changed:
+            typer.echo(_record_line(r))
+        verb = "back to pending" if action == "retry" else "dropped (skipped)"
+        typer.echo(f"{len(changed)} task(s) {verb}")
+
+
+@queue_app.command("retry")
+def queue_retry(
+    ctx: typer.Context,
+    job: _JobOption = None,
+    date_: _DateOption = None,
+    symbols: _SymbolsOption = None,
+) -> None:
+    """Put queued/failed tasks back to pending; the next run of their job collects them."""
+    _queue_change(ctx, "retry", job, date_, symbols)
+
+
+@queue_app.command("drop")
+def queue_drop(
+    ctx: typer.Context,
+    job: _JobOption = None,
+    date_: _DateOption = None,
+    symbols: _SymbolsOption = None,
+) -> None:
+    """Give up on queued/failed tasks (status skipped); they stay visible in status."""
+    _queue_change(ctx, "drop", job, date_, symbols)
 
 
 # --- sim -------------------------------------------------------------------------------------

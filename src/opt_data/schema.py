@@ -55,6 +55,7 @@ QA_FLAGS: frozenset[str] = frozenset(
         "timeout",
         "ib_error",
         "nonstandard",
+        "half_day",
     }
 )
 

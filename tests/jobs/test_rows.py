@@ -92,6 +92,21 @@ def test_sentinels_become_null_with_reasons() -> None:
         assert flag in row["qa_flags"]
 
 
+def test_early_close_rows_carry_half_day() -> None:
+    """Rows of a 13:00-close session say so."""
+    row = clean_option_row(
+        trade_date=dt.date(2026, 11, 27),
+        underlying=UNDERLYING,
+        contract=CONTRACT,
+        snapshot=FULL,
+        underlying_snapshot=None,
+        oi_asof=dt.date(2026, 11, 25),
+        run_id="r1",
+        half_day=True,
+    )
+    assert row["qa_flags"] == ["half_day"]
+
+
 def test_crossed_and_locked_quotes_are_flagged() -> None:
     """A crossed quote has no mid; a locked one keeps it; both are flagged."""
     crossed = _clean(dataclasses.replace(FULL, bid=13.0, ask=12.0))

@@ -135,6 +135,7 @@ def test_pacing_storm_waits_30_then_60_and_queues_after_3(
         settings = settings_for(sim.port)
         clock = FakeClock()
         result = _run(settings, clock=clock)
+        assert sim.stats.violations() == 0
     assert result.outcomes == {"AAPL": "done", "MSFT": "needs_manual", "JPM": "done"}
     assert result.exit_code == 1
     assert [s for s in clock.sleeps if s >= 30] == [30.0, 60.0]
@@ -155,6 +156,7 @@ def test_unknown_symbol_is_recorded_once_and_not_retried(
         asked = sim.stats.requests("contract_details", "JPM")
         second = _run(settings)
         assert sim.stats.requests("contract_details", "JPM") == asked
+        assert sim.stats.violations() == 0
     assert first.outcomes["JPM"] == "failed" and first.exit_code == 1
     assert second.outcomes["JPM"] == "failed"
     record = ProgressStore(settings.paths.state).get("update", TRADE_DATE, "JPM")
@@ -176,3 +178,18 @@ def test_disconnect_mid_run_reconnects_and_completes(
     rows = _clean(settings)
     assert len(rows) == 48
     assert len({r["con_id"] for r in rows}) == 48
+
+
+def test_early_close_day_collects_after_13_00_with_half_day_flag(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """The day after Thanksgiving closes at 13:00: a 14:00 run collects and flags half_day."""
+    after_early_close = dt.datetime(2026, 11, 27, 14, 0, tzinfo=EVENING.tzinfo)
+    with running_simulator(now=after_early_close, symbols=SYMBOLS) as sim:
+        settings = settings_for(sim.port)
+        result = run_update(settings, symbols=["AAPL"], run_id="20261127T190000Z-abcdef")
+        assert sim.stats.violations() == 0
+    assert result.outcomes == {"AAPL": "done"} and result.trade_date == dt.date(2026, 11, 27)
+    rows = _clean(settings)
+    assert rows and all("half_day" in r["qa_flags"] for r in rows)
+    assert all(r["market_data_type"] == 2 for r in rows)  # closed at 13:00: frozen

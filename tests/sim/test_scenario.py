@@ -360,3 +360,17 @@ def test_competing_session_answers_10197_and_holds_no_line(ib_lib: ModuleType) -
     with running_simulator(now=OPEN, scenario=scenario, limits=FAST) as sim:
         assert asyncio.run(main(sim)) == [10197]
         assert sim.stats.peak_lines == 1
+
+
+def test_the_documented_example_is_a_valid_scenario_using_every_fault() -> None:
+    doc = Path(__file__).parents[2] / "docs" / "simulator.md"
+    block = doc.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
+    scenario = Scenario.from_dict(tomllib.loads(block), source=str(doc))
+    assert scenario.disconnect is not None
+    assert scenario.connectivity is not None
+    assert scenario.client_id_in_use is not None
+    assert scenario.pacing_storms
+    assert scenario.missing != Missing()
+    assert scenario.latency != Latency()
+    assert scenario.unknown_symbols
+    assert scenario.competing_session is not None

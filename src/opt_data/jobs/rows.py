@@ -153,6 +153,7 @@ def clean_option_row(
     underlying_snapshot: MarketSnapshot | None,
     oi_asof: dt.date,
     run_id: str,
+    half_day: bool = False,
 ) -> dict[str, Any]:
     """One clean row per contract per trading date, with a reason for every gap."""
     flags: list[str] = []
@@ -192,6 +193,8 @@ def clean_option_row(
         flags.append("timeout" if not snapshot.errors else "ib_error")
     if contract.nonstandard:
         flags.append("nonstandard")
+    if half_day:
+        flags.append("half_day")
     return {
         "quote_date": trade_date,
         "underlying_symbol": underlying.symbol,

@@ -404,6 +404,7 @@ class UpdateJob:
             *(self._stream(c, OPTION_TICKS, opts.required_fields) for c in chosen)
         )
         oi_asof = s.calendar.previous_session(trade_date)
+        half_day = s.calendar.is_early_close(trade_date)
         discovered_at = self._now()
         files = [
             self._write(
@@ -436,6 +437,7 @@ class UpdateJob:
                 underlying_snapshot=und_snapshot,
                 oi_asof=oi_asof,
                 run_id=s.run_id,
+                half_day=half_day,
             )
             for contract, snap in zip(chosen, snapshots, strict=True)
         ]

@@ -14,7 +14,7 @@ MARKET = Market(seed=7, symbols=["QQQ", "AAPL", "JPM", "BRK B", "KO", "TSLA"])
 days = st.dates(dt.date(2015, 1, 1), dt.date(2030, 12, 31))
 symbols = st.sampled_from(MARKET.symbols)
 instants = st.times(dt.time(0, 0), dt.time(23, 59))
-common = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+common = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @common
@@ -60,7 +60,7 @@ def test_chain_params_cover_exactly_the_listed_contracts(day: dt.date, symbol: s
         assert set(p.expirations) == {f"{o.expiry:%Y%m%d}" for o in mine}
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     names=st.lists(
         st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=5), min_size=1, max_size=4

@@ -17,8 +17,10 @@ from opt_data.sim.market.surface import rate
 YEAR = 365.0 * 86400.0
 
 
-def _sample(market: Market, symbol: str, step: int = 7) -> list[Instrument]:
-    return market.options(symbol, DAY)[::step]
+def _sample(market: Market, symbol: str, size: int = 300) -> list[Instrument]:
+    """About ``size`` contracts spread evenly over the whole chain."""
+    chain = market.options(symbol, DAY)
+    return chain[:: max(1, len(chain) // size)]
 
 
 def _on_tick(price: float, tick: float) -> bool:
@@ -43,7 +45,7 @@ def test_quotes_bracket_the_model_price_on_the_tick_grid(market: Market, symbol:
 
 def test_bid_and_ask_greeks_carry_the_implied_vol_of_their_prices(market: Market) -> None:
     checked = 0
-    for o in _sample(market, "MSFT", 3):
+    for o in _sample(market, "MSFT", 500):
         s = market.option_state(o, AFTER_CLOSE)
         bid_iv, ask_iv, model_iv = (
             s.bid_greeks.implied_vol,
@@ -125,7 +127,7 @@ def test_intraday_values_move_minute_by_minute(market: Market) -> None:
 
 
 def test_last_is_none_exactly_when_nothing_traded(market: Market) -> None:
-    states = [market.option_state(o, AFTER_CLOSE) for o in _sample(market, "SPY", 5)]
+    states = [market.option_state(o, AFTER_CLOSE) for o in _sample(market, "SPY", 1000)]
     untraded = [s for s in states if s.quote.volume == 0]
     traded = [s for s in states if s.quote.volume > 0]
     assert untraded and traded  # far out-of-the-money strikes often do not trade at all

@@ -16,5 +16,3 @@ def test_a_full_spy_chain_prices_with_sane_values() -> None:
     assert all(s.open_interest >= 0 and s.quote.volume >= 0 for s in states)
     deltas = [(o.right, s.model_greeks.delta) for o, s in zip(chain, states, strict=False)]
     assert all(d is not None and (0 <= d <= 1 if r == "C" else -1 <= d <= 0) for r, d in deltas)
-    spx = market.options("SPX", DAY)
-    assert len(spx) > 10_000

@@ -110,11 +110,11 @@ def eod_chart_error(duration: Duration, bar: BarSize) -> MarketDataError:
     )
 
 
-def option_vol_error(symbol: str, what: str, bar: BarSize) -> MarketDataError:
+def option_vol_error(symbol: str, what: str, bar_seconds: int) -> MarketDataError:
+    """IB serves volatility history for underlyings only (the text ends in the bar length)."""
     return MarketDataError(
         162,
-        f"{HMDS}No historical market data for {symbol}/OPT@IBVOL {HMDS_NAMES[what]} "
-        f"{bar.seconds or 86400}",
+        f"{HMDS}No historical market data for {symbol}/OPT@IBVOL {HMDS_NAMES[what]} {bar_seconds}",
     )
 
 

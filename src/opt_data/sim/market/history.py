@@ -85,7 +85,7 @@ class History:
                 raise barspec.no_data_error(u.symbol, what)
             return self._sessions.open_at(0)
         if what in barspec.VOL_KINDS:
-            raise barspec.option_vol_error(u.symbol, what, barspec.parse_bar_size("1 hour"))
+            raise barspec.option_vol_error(u.symbol, what, 3600)
         if now is not None and _expired(c, aware(now)):
             raise barspec.expired_error()
         return self._sessions.open_at(c.first_index)
@@ -94,7 +94,7 @@ class History:
         self, c: Contract, what: str, bar: BarSize, dur: Duration, asked_at: dt.datetime
     ) -> None:
         if what in barspec.VOL_KINDS:
-            raise barspec.option_vol_error(c.inst.symbol, what, bar)
+            raise barspec.option_vol_error(c.inst.symbol, what, bar.seconds or 86400)
         if bar.daily:
             raise barspec.eod_chart_error(dur, bar)
         if _expired(c, asked_at):
