@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import structlog
 import typer
@@ -508,15 +508,20 @@ def queue_list(ctx: typer.Context) -> None:
 
 
 def _queue_change(
-    ctx: typer.Context, action: str, job: str | None, day: str | None, symbols: str | None
+    ctx: typer.Context,
+    action: Literal["retry", "drop"],
+    job: str | None,
+    day: str | None,
+    symbols: str | None,
 ) -> None:
     from opt_data.jobs import status as jobs_status
 
     with command_run(ctx, f"queue-{action}") as run:
         when = parse_date(day, option="--date") if day is not None else None
         names = parse_symbols(symbols) if symbols is not None else ()
-        change = jobs_status.retry if action == "retry" else jobs_status.drop
-        changed = change(run.settings.paths.state, job=job, day=when, symbols=names)
+        changed = jobs_status.change_queue(
+            run.settings.paths.state, action, job=job, day=when, symbols=names
+        )
         for r in changed:
             typer.echo(_record_line(r))
         verb = "back to pending" if action == "retry" else "dropped (skipped)"

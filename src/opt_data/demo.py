@@ -61,8 +61,16 @@ def _opt_data() -> list[str]:
 
 def _start_simulator(now: dt.datetime, stats_file: Path) -> tuple[subprocess.Popen[str], int]:
     sim = subprocess.Popen(
-        [*_opt_data(), "sim", "--port", "0", "--now", now.isoformat(),
-         "--stats-file", str(stats_file)],
+        [
+            *_opt_data(),
+            "sim",
+            "--port",
+            "0",
+            "--now",
+            now.isoformat(),
+            "--stats-file",
+            str(stats_file),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -96,9 +104,9 @@ def _report(data_root: Path) -> None:
     print(f"\n{len(files)} Parquet files under {data_root}/, e.g. {files[0] if files else '-'}")
     print("\nread them with DuckDB (no opt-data code needed):")
     print(
-        "  duckdb -c \"SELECT underlying_symbol, expiration, strike, option_type, bid_eod, "
+        '  duckdb -c "SELECT underlying_symbol, expiration, strike, option_type, bid_eod, '
         f"ask_eod, implied_volatility, delta, open_interest FROM read_parquet('{clean}', "
-        "hive_partitioning=true) LIMIT 10\""
+        'hive_partitioning=true) LIMIT 10"'
     )
 
 
@@ -113,9 +121,11 @@ def main() -> int:
     print(f"opt-data demo: the {evening.date()} session, collected at {evening:%H:%M %Z}")
     sim, port = _start_simulator(evening, DEMO_DIR / "sim-stats.json")
     print(f"simulated IB Gateway on 127.0.0.1:{port}")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("IB_", "OPT_DATA_"))
-    } | {"IB_HOST": "127.0.0.1", "IB_PORT": str(port), "IB_CLIENT_ID": "101"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IB_", "OPT_DATA_"))} | {
+        "IB_HOST": "127.0.0.1",
+        "IB_PORT": str(port),
+        "IB_CLIENT_ID": "101",
+    }
     try:
         update = subprocess.run(
             [*_opt_data(), "--config", str(config), "update", "--symbols", DEMO_SYMBOLS],

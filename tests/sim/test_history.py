@@ -241,3 +241,24 @@ def test_keep_up_to_date_sends_updates_and_holds_a_slot(ib_lib: ModuleType) -> N
         assert sim.stats.open_historical == 0
     assert first > 0
     assert open_during == 1
+
+
+def test_expired_option_has_no_history(ib_lib: ModuleType) -> None:
+    """Days after expiry: 200 without includeExpired, IB's 166 with it."""
+    with running_simulator(now=NOW) as sim:
+        listed = sim.market.options("SPY", sim.market.session_of(NOW))
+        first = min(listed, key=lambda o: o.expiry or dt.date.max)
+        assert first.expiry is not None
+        days = (first.expiry - NOW.date()).days + 3
+
+        async def main() -> list[int]:
+            async with connected(ib_lib, sim) as ib:
+                errors = watch_errors(ib)
+                sim.clock.advance(dt.timedelta(days=days))
+                contract = _option(ib_lib, first)
+                assert list(await _bars(ib, contract, "1 hour", "1 D", "MIDPOINT", end="")) == []
+                contract.includeExpired = True
+                assert list(await _bars(ib, contract, "1 hour", "1 D", "MIDPOINT", end="")) == []
+                return errors.codes()
+
+        assert asyncio.run(main()) == [200, 166]

@@ -192,6 +192,34 @@ def test_identical_small_bar_request_within_15_seconds_gives_162(ib_lib: ModuleT
     assert pacing[0] == max(req_id for req_id, _, _ in seen)  # the second request
 
 
+def test_six_small_bar_requests_for_one_contract_within_2_seconds_give_162(
+    ib_lib: ModuleType,
+) -> None:
+    async def main(sim: SimHandle) -> list[str]:
+        async with connected(ib_lib, sim) as ib:
+            errors = watch_errors(ib)
+            spy = _stock(ib_lib, sim, "SPY")
+            # Concurrent and distinct (durations differ), so only the same-contract rule bites;
+            # short timeouts because ib_async waits out the simulator's 321 for 5-second bars.
+            await asyncio.gather(
+                *(
+                    _hist(
+                        ib,
+                        spy,
+                        barSizeSetting="5 secs",
+                        durationStr=f"{60 * (i + 1)} S",
+                        timeout=0.3,
+                    )
+                    for i in range(6)
+                )
+            )
+            return [text for _, _, text in errors.seen if "pacing" in text]
+
+    with running_simulator(now=OPEN) as sim:
+        assert len(asyncio.run(main(sim))) == 1
+        assert sim.stats.violations("hist_pacing") == 1
+
+
 def test_minute_bars_are_not_paced(ib_lib: ModuleType) -> None:
     """Bars of 1 minute and more fall outside the hard pacing rules."""
     limits = SimLimits(hist_pacing_max_requests=1)

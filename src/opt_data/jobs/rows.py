@@ -81,10 +81,9 @@ def _greek_columns(source: str, greeks: Greeks | None) -> dict[str, float | None
     return {f"{source}_{name}": value for name, value in zip(_GREEK_FIELDS, values, strict=True)}
 
 
-def option_quote_row(snapshot: MarketSnapshot, run_id: str) -> dict[str, Any]:
-    """The raw row: every field as received."""
-    row: dict[str, Any] = {
-        "con_id": snapshot.con_id,
+def _received(snapshot: MarketSnapshot) -> dict[str, Any]:
+    """The quote fields raw option and underlying rows share, as IB sent them."""
+    return {
         "received_at": snapshot.received_at,
         "market_data_type": snapshot.market_data_type,
         "bid": snapshot.bid,
@@ -94,10 +93,18 @@ def option_quote_row(snapshot: MarketSnapshot, run_id: str) -> dict[str, Any]:
         "open": snapshot.open,
         "high": snapshot.high,
         "low": snapshot.low,
+        "volume": snapshot.volume,
+    }
+
+
+def option_quote_row(snapshot: MarketSnapshot, run_id: str) -> dict[str, Any]:
+    """The raw row: every field as received."""
+    row: dict[str, Any] = {
+        "con_id": snapshot.con_id,
+        **_received(snapshot),
         "bid_size": snapshot.bid_size,
         "ask_size": snapshot.ask_size,
         "last_size": snapshot.last_size,
-        "volume": snapshot.volume,
         "call_open_interest": snapshot.call_open_interest,
         "put_open_interest": snapshot.put_open_interest,
     }
@@ -115,16 +122,7 @@ def underlying_quote_row(
     return {
         "con_id": underlying.con_id,
         "symbol": underlying.symbol,
-        "received_at": snapshot.received_at,
-        "market_data_type": snapshot.market_data_type,
-        "bid": snapshot.bid,
-        "ask": snapshot.ask,
-        "last": snapshot.last,
-        "close": snapshot.close,
-        "open": snapshot.open,
-        "high": snapshot.high,
-        "low": snapshot.low,
-        "volume": snapshot.volume,
+        **_received(snapshot),
         "hist_vol": snapshot.hist_vol,
         "implied_vol": snapshot.implied_vol,
         "run_id": run_id,

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from opt_data.errors import ConfigError
 from opt_data.progress import ProgressRecord, ProgressStore, Status
@@ -137,21 +138,18 @@ def _matching(
     return found
 
 
-def retry(
-    state_dir: Path, *, job: str | None, day: dt.date | None, symbols: Sequence[str]
+def change_queue(
+    state_dir: Path,
+    action: Literal["retry", "drop"],
+    *,
+    job: str | None,
+    day: dt.date | None,
+    symbols: Sequence[str],
 ) -> list[ProgressRecord]:
-    """Queued or failed tasks → pending; the next run of their job picks them up."""
+    """Queued or failed tasks → pending (``retry``: the next run of their job picks them up)
+    or → skipped (``drop``: a human decided they will not be collected)."""
     store = ProgressStore(state_dir)
     chosen = _matching(store, job, day, symbols, (Status.NEEDS_MANUAL, Status.FAILED))
     with store.transaction() as tx:
-        return [tx.retry(r.job, r.date, r.symbol) for r in chosen]
-
-
-def drop(
-    state_dir: Path, *, job: str | None, day: dt.date | None, symbols: Sequence[str]
-) -> list[ProgressRecord]:
-    """Queued or failed tasks → skipped: a human decided they will not be collected."""
-    store = ProgressStore(state_dir)
-    chosen = _matching(store, job, day, symbols, (Status.NEEDS_MANUAL, Status.FAILED))
-    with store.transaction() as tx:
-        return [tx.drop(r.job, r.date, r.symbol) for r in chosen]
+        change = tx.retry if action == "retry" else tx.drop
+        return [change(r.job, r.date, r.symbol) for r in chosen]

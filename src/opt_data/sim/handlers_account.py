@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opt_data.sim import messages as m
 from opt_data.sim import protocol as p
 
 if TYPE_CHECKING:
@@ -29,15 +30,15 @@ def ignore(s: Session, fields: p.Fields) -> None:
 
 
 def positions(s: Session, fields: p.Fields) -> None:
-    s.send(p.position_end())
+    s.send(m.position_end())
 
 
 def open_orders(s: Session, fields: p.Fields) -> None:
-    s.send(p.open_order_end())
+    s.send(m.open_order_end())
 
 
 def completed_orders(s: Session, fields: p.Fields) -> None:
-    s.send(p.completed_orders_end())
+    s.send(m.completed_orders_end())
 
 
 def account_updates(s: Session, fields: p.Fields) -> None:
@@ -47,9 +48,9 @@ def account_updates(s: Session, fields: p.Fields) -> None:
     now = s.server.clock.now()
     s.send_many(
         [
-            *(p.account_value(k, v, c, ACCOUNT) for k, v, c in _VALUES),
-            p.account_time(now),
-            p.account_download_end(ACCOUNT),
+            *(m.account_value(k, v, c, ACCOUNT) for k, v, c in _VALUES),
+            m.account_time(now),
+            m.account_download_end(ACCOUNT),
         ]
     )
 
@@ -59,8 +60,8 @@ def account_updates_multi(s: Session, fields: p.Fields) -> None:
     req_id = int(fields[2])
     s.send_many(
         [
-            *(p.account_update_multi(req_id, ACCOUNT, k, v, c) for k, v, c in _VALUES),
-            p.account_update_multi_end(req_id),
+            *(m.account_update_multi(req_id, ACCOUNT, k, v, c) for k, v, c in _VALUES),
+            m.account_update_multi_end(req_id),
         ]
     )
 
@@ -72,22 +73,22 @@ def account_summary(s: Session, fields: p.Fields) -> None:
     s.send_many(
         [
             *(
-                p.account_summary(req_id, ACCOUNT, k, v, c)
+                m.account_summary(req_id, ACCOUNT, k, v, c)
                 for k, v, c in _VALUES
                 if not tags or k in tags
             ),
-            p.account_summary_end(req_id),
+            m.account_summary_end(req_id),
         ]
     )
 
 
 def executions(s: Session, fields: p.Fields) -> None:
-    s.send(p.exec_details_end(int(fields[2])))
+    s.send(m.exec_details_end(int(fields[2])))
 
 
 def next_ids(s: Session, fields: p.Fields) -> None:
-    s.send(p.next_valid_id(1))
+    s.send(m.next_valid_id(1))
 
 
 def current_time(s: Session, fields: p.Fields) -> None:
-    s.send(p.current_time(s.server.clock.now()))
+    s.send(m.current_time(s.server.clock.now()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from opt_data.sim import messages as m
 from opt_data.sim import protocol as p
 from opt_data.sim.instruments import Instrument
 
@@ -100,7 +101,7 @@ def resolve_one(s: Session, req_id: int, spec: p.ContractSpec) -> Instrument | N
     """The single instrument a data request is for, or None after sending IB's 200."""
     found = resolve(s, spec, include_expired=False)
     if len(found) != 1:
-        s.error(req_id, p.NO_SECURITY)
+        s.error(req_id, m.NO_SECURITY)
         return None
     return found[0]
 
@@ -110,13 +111,13 @@ def contract_details(s: Session, fields: p.Fields) -> None:
     req = p.parse_contract_details(fields)
     s.server.stats.request("contract_details", req.contract.symbol or None)
     if s.server.storm("contract_details", req.contract.symbol):
-        s.error(req.req_id, p.RATE_EXCEEDED)
+        s.error(req.req_id, m.RATE_EXCEEDED)
         return
 
     def answer() -> None:
         found = resolve(s, req.contract, include_expired=req.include_expired)
         if not found:
-            s.error(req.req_id, p.NO_SECURITY)
+            s.error(req.req_id, m.NO_SECURITY)
             return
         on = today(s)
         messages = []
@@ -124,7 +125,7 @@ def contract_details(s: Session, fields: p.Fields) -> None:
             trading, liquid = s.server.trading_hours(on, inst.sec_type)
             under = s.server.market.instrument(inst.under_con_id) if inst.under_con_id else None
             messages.append(
-                p.contract_data(
+                m.contract_data(
                     req.req_id,
                     inst,
                     under_symbol=under.symbol if under else inst.symbol,
@@ -133,7 +134,7 @@ def contract_details(s: Session, fields: p.Fields) -> None:
                     liquid_hours=liquid,
                 )
             )
-        messages.append(p.contract_data_end(req.req_id))
+        messages.append(m.contract_data_end(req.req_id))
         s.send_many(messages)
 
     s.reply("contract_details", answer)
@@ -144,25 +145,25 @@ def sec_def_opt_params(s: Session, fields: p.Fields) -> None:
     req = p.parse_sec_def(fields)
     s.server.stats.request("sec_def", req.symbol or None)
     if s.server.storm("sec_def", req.symbol):
-        s.error(req.req_id, p.RATE_EXCEEDED)
+        s.error(req.req_id, m.RATE_EXCEEDED)
         return
 
     def answer() -> None:
         market = s.server.market
         stock = market.stock(req.symbol) if known_symbol(s, req.symbol) else None
         if stock is None or (req.con_id and req.con_id != stock.con_id):
-            s.error(req.req_id, p.NO_SECURITY)
+            s.error(req.req_id, m.NO_SECURITY)
             return
         chains = market.chain_params(req.symbol, today(s))
         exchange = req.fut_fop_exchange.strip()
         s.send_many(
             [
                 *(
-                    p.sec_def_opt_param(req.req_id, chain)
+                    m.sec_def_opt_param(req.req_id, chain)
                     for chain in chains
                     if not exchange or chain.exchange == exchange
                 ),
-                p.sec_def_opt_param_end(req.req_id),
+                m.sec_def_opt_param_end(req.req_id),
             ]
         )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from opt_data.sim import messages as m
 from opt_data.sim import protocol as p
 from opt_data.sim.handlers_contracts import resolve
 from opt_data.sim.instruments import Bar, Instrument
@@ -45,10 +46,10 @@ def req_historical(s: Session, fields: p.Fields) -> None:
     symbol = found[0].symbol if len(found) == 1 else req.contract.symbol
     server.stats.request("historical", symbol or None)
     if req.req_id in s.historical:
-        s.error(req.req_id, p.DUPLICATE_TICKER)
+        s.error(req.req_id, m.DUPLICATE_TICKER)
         return
     if len(found) != 1:
-        s.error(req.req_id, p.NO_SECURITY)
+        s.error(req.req_id, m.NO_SECURITY)
         return
     inst = found[0]
     end = _parse_end(req.end, server.clock.now())
@@ -94,7 +95,7 @@ def req_historical(s: Session, fields: p.Fields) -> None:
             s.error(req.req_id, (exc.code, exc.text))
             return
         job.answered = True
-        rows = [p.bar_fields(bar, _bar_date(bar, req.format_date)) for bar in bars]
+        rows = [m.bar_fields(bar, _bar_date(bar, req.format_date)) for bar in bars]
         start_text = rows[0][0] if rows else _end_text(end)
         # Bookkeeping first: whoever has seen the reply also sees the slot freed.
         if req.keep_up_to_date:
@@ -103,7 +104,7 @@ def req_historical(s: Session, fields: p.Fields) -> None:
         else:
             del s.historical[req.req_id]
             server.close_hist()
-        s.send(p.historical_data(req.req_id, start_text, _end_text(end), rows))
+        s.send(m.historical_data(req.req_id, start_text, _end_text(end), rows))
 
     s.reply("historical", answer)
 
@@ -113,11 +114,11 @@ def cancel_historical(s: Session, fields: p.Fields) -> None:
     req_id = int(fields[2])
     job = s.historical.pop(req_id, None)
     if job is None:
-        s.error(req_id, p.hist_unknown(req_id))
+        s.error(req_id, m.hist_unknown(req_id))
         return
     s.server.close_hist()
     if not job.answered:
-        s.error(req_id, p.hist_cancelled(req_id))
+        s.error(req_id, m.hist_cancelled(req_id))
 
 
 def req_head_timestamp(s: Session, fields: p.Fields) -> None:
@@ -127,7 +128,7 @@ def req_head_timestamp(s: Session, fields: p.Fields) -> None:
     symbol = found[0].symbol if len(found) == 1 else req.contract.symbol
     server.stats.request("head_timestamp", symbol or None)
     if len(found) != 1:
-        s.error(req.req_id, p.NO_SECURITY)
+        s.error(req.req_id, m.NO_SECURITY)
         return
     inst = found[0]
     key = HistKey(
@@ -154,7 +155,7 @@ def req_head_timestamp(s: Session, fields: p.Fields) -> None:
             text = str(int(first.timestamp()))
         else:
             text = first.astimezone(dt.UTC).strftime("%Y%m%d-%H:%M:%S")
-        s.send(p.head_timestamp(req.req_id, text))
+        s.send(m.head_timestamp(req.req_id, text))
 
     s.reply("head_timestamp", answer)
 
@@ -184,18 +185,18 @@ def _admit(
     """IB's checks before a query is accepted; sends the error and returns False if refused."""
     server = s.server
     if server.storm(kind, inst.symbol):
-        s.error(req_id, p.HIST_PACING)
+        s.error(req_id, m.HIST_PACING)
         return False
     if server.scenario.delayed_only and inst.sec_type == "OPT":
-        s.error(req_id, p.no_permissions(inst.exchange, inst.sec_type))
+        s.error(req_id, m.no_permissions(inst.exchange, inst.sec_type))
         return False
     if server.open_historical >= server.limits.max_open_historical:
         server.stats.violation("open_historical")
-        s.error(req_id, p.too_many_historical(server.limits.max_open_historical))
+        s.error(req_id, m.too_many_historical(server.limits.max_open_historical))
         return False
     if small and server.pacing.violation(key, s.loop.time()) is not None:
         server.stats.violation("hist_pacing")
-        s.error(req_id, p.HIST_PACING)
+        s.error(req_id, m.HIST_PACING)
         return False
     return server.open_hist()
 
@@ -222,10 +223,10 @@ def _update(s: Session, job: HistJob) -> None:
         if bars:
             bar = bars[-1]
             date_text = _bar_date(bar, req.format_date)
-            row = tuple(p.bar_fields(bar, date_text))
+            row = tuple(m.bar_fields(bar, date_text))
             if row != job.last_bar:
                 job.last_bar = row
-                s.send(p.historical_data_update(req.req_id, bar, date_text))
+                s.send(m.historical_data_update(req.req_id, bar, date_text))
     s.call_later(s.server.limits.keep_up_to_date_seconds, lambda: _update(s, job))
 
 

@@ -23,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from opt_data.sim import messages as m
 from opt_data.sim import protocol as p
 from opt_data.sim.handlers_contracts import resolve_one
 from opt_data.sim.instruments import Greeks, Instrument, Quote, StockState
@@ -73,31 +74,31 @@ def req_mkt_data(s: Session, fields: p.Fields) -> None:
     server = s.server
     if req.req_id in s.streams:
         server.stats.request(kind, req.contract.symbol or None)
-        s.error(req.req_id, p.DUPLICATE_TICKER)
+        s.error(req.req_id, m.DUPLICATE_TICKER)
         return
     if req.snapshot and req.generic:
         server.stats.request(kind, req.contract.symbol or None)
         server.stats.violation("snapshot_generic")
-        s.error(req.req_id, p.SNAPSHOT_GENERIC)
+        s.error(req.req_id, m.SNAPSHOT_GENERIC)
         return
     inst = resolve_one(s, req.req_id, req.contract)
     server.stats.request(kind, inst.symbol if inst else req.contract.symbol or None)
     if inst is None:
         return
     if server.storm(kind, inst.symbol):
-        s.error(req.req_id, p.RATE_EXCEEDED)
+        s.error(req.req_id, m.RATE_EXCEEDED)
         return
     competing = server.scenario.competing_session
     if competing is not None and (not competing.symbols or inst.symbol in competing.symbols):
-        s.error(req.req_id, p.COMPETING_SESSION)
+        s.error(req.req_id, m.COMPETING_SESSION)
         return
     delayed_only = server.scenario.delayed_only
     if delayed_only and s.data_type in (1, 2):
-        s.error(req.req_id, p.not_subscribed(inst.sec_type))
+        s.error(req.req_id, m.not_subscribed(inst.sec_type))
         return
     if not server.take_line():
         server.stats.violation("lines")
-        s.error(req.req_id, p.MAX_TICKERS)
+        s.error(req.req_id, m.MAX_TICKERS)
         return
     stream = Stream(req.req_id, inst, req.generic, req.snapshot, _effective_type(s))
     s.streams[req.req_id] = stream
@@ -105,12 +106,12 @@ def req_mkt_data(s: Session, fields: p.Fields) -> None:
     def start() -> None:
         if s.streams.get(stream.req_id) is not stream:
             return  # cancelled before the first reply
-        messages = [p.tick_req_params(stream.req_id, inst.min_tick)]
+        messages = [m.tick_req_params(stream.req_id, inst.min_tick)]
         if stream.data_type != 1:
-            messages.append(p.market_data_type(stream.req_id, stream.data_type))
+            messages.append(m.market_data_type(stream.req_id, stream.data_type))
         s.send_many(messages)
         if delayed_only:
-            s.error(stream.req_id, p.DELAYED_ONLY)
+            s.error(stream.req_id, m.DELAYED_ONLY)
         try:
             ticks = _ticks(s, stream)
         except MarketDataError as exc:  # e.g. delayed data from before the contract listed
@@ -131,7 +132,7 @@ def cancel_mkt_data(s: Session, fields: p.Fields) -> None:
     """``2|2|reqId``: stop the stream and free its line; an unknown id gets IB's 300."""
     req_id = int(fields[2])
     if s.streams.pop(req_id, None) is None:
-        s.error(req_id, p.unknown_ticker(req_id))
+        s.error(req_id, m.unknown_ticker(req_id))
         return
     s.server.release_line()
 
@@ -165,7 +166,7 @@ def _end_snapshot(s: Session, stream: Stream) -> None:
     if s.streams.get(stream.req_id) is stream:
         del s.streams[stream.req_id]
         s.server.release_line()
-        s.send(p.tick_snapshot_end(stream.req_id))
+        s.send(m.tick_snapshot_end(stream.req_id))
 
 
 # --------------------------------------------------------------------------- what to send
@@ -219,14 +220,14 @@ def _ticks(s: Session, stream: Stream) -> list[tuple[tuple[int, int], p.Fields]]
                 if quotes_gone and ticks[0] in (10, 11):
                     continue  # no quote, nothing to imply a volatility from
                 tick = ticks[col]
-                out.append(((21, tick), p.tick_option_computation(rid, tick, greeks)))
+                out.append(((21, tick), m.tick_option_computation(rid, tick, greeks)))
         call = inst.right == "C"
         if 100 in stream.generic:
             tick = 29 if call else 30
-            out.append(((2, tick), p.tick_size(rid, tick, state.quote.volume)))
+            out.append(((2, tick), m.tick_size(rid, tick, state.quote.volume)))
         if 101 in stream.generic and not share_hit(seed, inst.con_id, "oi", missing.oi_share):
             tick = 27 if call else 28
-            out.append(((2, tick), p.tick_size(rid, tick, state.open_interest)))
+            out.append(((2, tick), m.tick_size(rid, tick, state.open_interest)))
         if stream.generic & {104, 106}:
             under = market.instrument(inst.under_con_id)
             if under is not None:
@@ -235,11 +236,11 @@ def _ticks(s: Session, stream: Stream) -> list[tuple[tuple[int, int], p.Fields]]
     stock = market.stock_state(inst, at)
     out.extend(_quote_ticks(rid, stock.quote, col, quotes_gone))
     if 100 in stream.generic:
-        out.append(((2, 29), p.tick_size(rid, 29, stock.call_volume)))
-        out.append(((2, 30), p.tick_size(rid, 30, stock.put_volume)))
+        out.append(((2, 29), m.tick_size(rid, 29, stock.call_volume)))
+        out.append(((2, 30), m.tick_size(rid, 30, stock.put_volume)))
     if 101 in stream.generic:
-        out.append(((2, 27), p.tick_size(rid, 27, stock.call_open_interest)))
-        out.append(((2, 28), p.tick_size(rid, 28, stock.put_open_interest)))
+        out.append(((2, 27), m.tick_size(rid, 27, stock.call_open_interest)))
+        out.append(((2, 28), m.tick_size(rid, 28, stock.put_open_interest)))
     out.extend(_vol_ticks(rid, stream.generic, stock))
     return out
 
@@ -255,20 +256,20 @@ def _quote_ticks(
         tick = ticks[col]
         if quotes_gone or price is None or size <= 0:
             # −1 with size 0 is IB's "no quote"; a real price always goes with a real size.
-            out.append(((1, tick), p.tick_price(rid, tick, -1.0, 0)))
+            out.append(((1, tick), m.tick_price(rid, tick, -1.0, 0)))
         else:
-            out.append(((1, tick), p.tick_price(rid, tick, price, size)))
+            out.append(((1, tick), m.tick_price(rid, tick, price, size)))
     if quote.last is not None:
         tick = _LAST[col]
-        out.append(((1, tick), p.tick_price(rid, tick, quote.last, quote.last_size)))
+        out.append(((1, tick), m.tick_price(rid, tick, quote.last, quote.last_size)))
     for ticks, value in zip(
         _NO_SIZE_TICKS, (quote.high, quote.low, quote.close, quote.open), strict=True
     ):
         if value is not None:
             tick = ticks[col]
-            out.append(((1, tick), p.tick_price(rid, tick, value, 0)))
+            out.append(((1, tick), m.tick_price(rid, tick, value, 0)))
     tick = _VOLUME[col]
-    out.append(((2, tick), p.tick_size(rid, tick, quote.volume)))
+    out.append(((2, tick), m.tick_size(rid, tick, quote.volume)))
     return out
 
 
@@ -277,9 +278,9 @@ def _vol_ticks(
 ) -> list[tuple[tuple[int, int], p.Fields]]:
     out: list[tuple[tuple[int, int], p.Fields]] = []
     if 104 in generic:
-        out.append(((45, 23), p.tick_generic(rid, 23, stock.hist_vol)))
+        out.append(((45, 23), m.tick_generic(rid, 23, stock.hist_vol)))
     if 106 in generic:
-        out.append(((45, 24), p.tick_generic(rid, 24, stock.implied_vol)))
+        out.append(((45, 24), m.tick_generic(rid, 24, stock.implied_vol)))
     return out
 
 

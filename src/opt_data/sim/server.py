@@ -14,7 +14,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from opt_data.sim import handlers_market_data as market_data
-from opt_data.sim import protocol as p
+from opt_data.sim import messages as m
 from opt_data.sim.clock import SimClock
 from opt_data.sim.limits import HistoricalPacing, SimLimits
 from opt_data.sim.market import Market
@@ -200,7 +200,7 @@ class SimServer:
         self._link_lost_once = True
         self._link_down = True
         for session in self._ready_sessions():
-            session.error(-1, p.CONNECTIVITY_LOST)
+            session.error(-1, m.CONNECTIVITY_LOST)
         asyncio.get_running_loop().call_later(conn.duration_seconds, self._restore_connectivity)
 
     def _restore_connectivity(self) -> None:
@@ -212,7 +212,7 @@ class SimServer:
             if lost:
                 # 1101: IB dropped every subscription; the client must request them again.
                 market_data.drop_all(session)
-            session.error(-1, p.RESTORED_DATA_LOST if lost else p.RESTORED_DATA_KEPT)
+            session.error(-1, m.RESTORED_DATA_LOST if lost else m.RESTORED_DATA_KEPT)
         held, self._held = self._held, []
         for session, fn in held:
             if session.alive:

@@ -21,6 +21,7 @@ from opt_data.sim import handlers_account as account
 from opt_data.sim import handlers_contracts as contracts
 from opt_data.sim import handlers_history as history
 from opt_data.sim import handlers_market_data as market_data
+from opt_data.sim import messages as m
 from opt_data.sim import protocol as p
 from opt_data.sim.limits import MessageRate
 
@@ -142,15 +143,15 @@ class Session(asyncio.Protocol):
         if self._transport is None or not messages:
             return
         stats = self.server.stats
-        for m in messages:
-            stats.message_out(p.message_name(int(m[0]), incoming=False))
-        self._transport.write(b"".join([p.frame(m) for m in messages]))
+        for msg in messages:
+            stats.message_out(p.message_name(int(msg[0]), incoming=False))
+        self._transport.write(b"".join([p.frame(msg) for msg in messages]))
 
     def error(self, req_id: int, err: tuple[int, str]) -> None:
         """Send IB error ``err`` = (code, text) for ``req_id`` (−1: not tied to a request)."""
         code, text = err
         self.server.stats.error_sent(code)
-        self.send(p.error(req_id, code, text))
+        self.send(m.error(req_id, code, text))
 
     def close(self) -> None:
         """End the session as IB does: what was written still arrives, then the socket closes.
@@ -232,7 +233,7 @@ class Session(asyncio.Protocol):
         # ib_insync tops out at 176 and ib_async at 178; 176 is right for both.
         self.server.stats.message_out("server_version")
         assert self._transport is not None
-        self._transport.write(p.frame(p.server_hello(self.server.clock.now())))
+        self._transport.write(p.frame(m.server_hello(self.server.clock.now())))
         self._phase = Phase.WAIT_START_API
 
     def _message(self, fields: p.Fields) -> None:
@@ -266,25 +267,25 @@ class Session(asyncio.Protocol):
     def _rate_violation(self, fields: p.Fields) -> None:
         self.server.stats.violation("rate")
         self._strikes += 1
-        self.error(p.request_id(fields), p.RATE_EXCEEDED)
+        self.error(p.request_id(fields), m.RATE_EXCEEDED)
         if self._strikes >= self.server.limits.rate_violations_to_disconnect:
             self.close()
 
     def _start_api(self, fields: p.Fields) -> None:
         client_id = int(fields[2])
         if not self.server.claim_client_id(client_id):
-            self.error(-1, p.CLIENT_ID_IN_USE)
+            self.error(-1, m.CLIENT_ID_IN_USE)
             self.close()
             return
         self.client_id = client_id
         self._phase = Phase.READY
         self.send_many(
             [
-                p.managed_accounts([account.ACCOUNT]),
-                p.next_valid_id(1),
-                *(p.error(-1, code, text) for code, text in p.FARMS_OK),
+                m.managed_accounts([account.ACCOUNT]),
+                m.next_valid_id(1),
+                *(m.error(-1, code, text) for code, text in m.FARMS_OK),
             ]
         )
-        for code, _ in p.FARMS_OK:
+        for code, _ in m.FARMS_OK:
             self.server.stats.error_sent(code)
         self.server.session_ready(self)
