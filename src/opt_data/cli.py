@@ -550,6 +550,25 @@ def queue_drop(
     _queue_change(ctx, "drop", job, date_, symbols)
 
 
+# --- doctor ----------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Diagnose the runbook's failure table: config, paths, calendar, gateway, client id,
+    market-data permissions. Exit 1 when any check fails."""
+    from opt_data.jobs.doctor import run_doctor
+
+    with command_run(ctx, "doctor", run_log=False) as run:
+        checks = run_doctor(run.settings)
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+        for check in checks:
+            typer.echo(f"{marks[check.verdict]}  {check.name:<14} {check.detail}")
+            if check.fix:
+                typer.echo(f"      {'':<14} fix: {check.fix}")
+        run.exit_code = EXIT_FAILED if any(c.verdict == "fail" for c in checks) else EXIT_OK
+
+
 # --- sim -------------------------------------------------------------------------------------
 
 

@@ -57,7 +57,7 @@ def test_client_default_throttle_stays_under_ib_default_rate(ib_lib: ModuleType)
 
     async def main(sim: SimHandle) -> None:
         async with connected(ib_lib, sim) as ib:
-            for _ in range(100):  # one at a time: the clients key currentTime by name
+            for _ in range(60):  # one at a time: the clients key currentTime by name
                 await asyncio.wait_for(ib.reqCurrentTimeAsync(), TIMEOUT)
 
     with running_simulator(now=OPEN) as sim:

@@ -36,34 +36,32 @@ def test_a_stream_without_the_api_prefix_is_refused() -> None:
         p.FrameDecoder().feed(b"GET / HTTP/1.1\r\n")
 
 
+def _wire(text: str) -> list[str]:
+    """A message as the research logs print it, fields joined by ``|``."""
+    return text.split("|")
+
+
 def test_requests_parse_as_the_clients_send_them() -> None:
     # Real bytes of ib_insync 0.9.86 (shared/research/wire/ib_insync-176.jsonl).
     mkt = p.parse_mkt_data(
-        "1|11|8|126065361|SPY|OPT|20240119|500.0|C|100|SMART||USD|SPY   240119C00500000|SPY|0|"
-        "100,101,104,106|0|0|".split("|")[:-1]
-        + [""]
+        _wire(
+            "1|11|8|126065361|SPY|OPT|20240119|500.0|C|100|SMART||USD|SPY   240119C00500000|SPY|"
+            "0|100,101,104,106|0|0|"
+        )
     )
     assert (mkt.req_id, mkt.contract.con_id, mkt.generic, mkt.snapshot) == (
-        8,
-        126065361,
-        frozenset({100, 101, 104, 106}),
-        False,
-    )
+        8, 126065361, frozenset({100, 101, 104, 106}), False
+    )  # fmt: skip
     hist = p.parse_historical(
-        "20|14|756733|SPY|STK||0.0|||SMART|ARCA|USD|SPY|SPY|0||1 day|5 D|1|TRADES|1|0|".split("|")
+        _wire("20|14|756733|SPY|STK||0.0|||SMART|ARCA|USD|SPY|SPY|0||1 day|5 D|1|TRADES|1|0|")
     )
     assert (hist.bar_size, hist.duration, hist.what_to_show, hist.keep_up_to_date) == (
-        "1 day",
-        "5 D",
-        "TRADES",
-        False,
-    )
-    details = p.parse_contract_details("9|8|6|0|SPY|OPT|20240119|500|||SMART|||||0|||".split("|"))
+        "1 day", "5 D", "TRADES", False
+    )  # fmt: skip
+    details = p.parse_contract_details(_wire("9|8|6|0|SPY|OPT|20240119|500|||SMART|||||0|||"))
     assert (details.contract.strike, details.contract.right, details.include_expired) == (
-        500.0,
-        "",
-        False,
-    )
+        500.0, "", False
+    )  # fmt: skip
     assert p.request_id(["78", "7", "SPY", "", "STK", "756733"]) == 7
     assert p.request_id(["49", "1"]) == -1
 
