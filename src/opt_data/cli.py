@@ -622,12 +622,8 @@ def sim(
     with _map_errors(log):
         start = parse_aware_datetime(now, option="--now") if now is not None else None
         names = parse_symbols(symbols) if symbols is not None else None
-        # imported here so that other commands never load the simulator; the ignore can go
-        # once opt_data.sim.runner has landed
-        from opt_data.sim.runner import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
-            SimOptions,
-            run,
-        )
+        # imported here so that other commands never load the simulator
+        from opt_data.sim.runner import SimOptions, run
 
         code = run(
             SimOptions(

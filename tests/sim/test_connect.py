@@ -7,18 +7,23 @@ import datetime as dt
 import time
 from types import ModuleType
 
+import pytest
+
 from opt_data.sim.testing import running_simulator
 
 NOW = dt.datetime(2024, 1, 5, 17, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
 
 
-def test_connect_completes_without_waiting_for_any_timeout(ib_lib: ModuleType) -> None:
+@pytest.mark.parametrize("client_id", [0, 7])  # ib_insync sends reqAutoOpenOrders for id 0
+def test_connect_completes_without_waiting_for_any_timeout(
+    ib_lib: ModuleType, client_id: int
+) -> None:
     """Every startup request gets its END, so connect() returns long before its timeout."""
 
     async def main(host: str, port: int) -> float:
         ib = ib_lib.IB()
         started = time.monotonic()
-        await ib.connectAsync(host, port, clientId=7, timeout=3)
+        await ib.connectAsync(host, port, clientId=client_id, timeout=3)
         elapsed = time.monotonic() - started
         try:
             assert ib.isConnected()
@@ -29,6 +34,7 @@ def test_connect_completes_without_waiting_for_any_timeout(ib_lib: ModuleType) -
 
     with running_simulator(now=NOW) as sim:
         elapsed = asyncio.run(main(sim.host, sim.port))
+        assert sim.stats.errors(320) == 0  # every startup request was understood
     assert elapsed < 1.5
 
 

@@ -63,7 +63,7 @@ def test_client_default_throttle_stays_under_ib_default_rate(ib_lib: ModuleType)
     with running_simulator(now=OPEN) as sim:
         asyncio.run(main(sim))
         assert sim.stats.violations() == 0
-        assert sim.stats.snapshot()["messages_in"]["req_current_time"] == 100
+        assert sim.stats.snapshot()["messages_in"]["req_current_time"] == 60
 
 
 # --------------------------------------------------------------------------- lines

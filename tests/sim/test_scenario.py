@@ -168,7 +168,7 @@ def test_disconnect_after_n_messages_then_reconnect_works(ib_lib: ModuleType) ->
 
 
 def test_disconnect_at_a_simulated_time(ib_lib: ModuleType) -> None:
-    scenario = Scenario(disconnect=Disconnect(at=OPEN + dt.timedelta(seconds=0.3)))
+    scenario = Scenario(disconnect=Disconnect(at=OPEN + dt.timedelta(seconds=0.5)))
 
     async def main(sim: SimHandle) -> None:
         async with connected(ib_lib, sim) as ib:

@@ -54,19 +54,13 @@ def req_historical(s: Session, fields: p.Fields) -> None:
     inst = found[0]
     end = _parse_end(req.end, server.clock.now())
     if end is None:
-        s.error(req.req_id, _bad_end(req.end))
+        s.error(req.req_id, m.bad_end_date(req.end))
         return
     if req.keep_up_to_date and req.end:
-        s.error(
-            req.req_id,
-            (
-                321,
-                "Error validating request.-'bP' : cause - End date not supported with live updates",
-            ),
-        )
+        s.error(req.req_id, m.END_WITH_LIVE_UPDATES)
         return
     key = HistKey(
-        _contract_key(inst),
+        str(inst.con_id),
         req.contract.exchange,
         req.what_to_show,
         f"{req.end}|{req.duration}|{req.bar_size}|{req.use_rth}|{req.format_date}",
@@ -132,7 +126,7 @@ def req_head_timestamp(s: Session, fields: p.Fields) -> None:
         return
     inst = found[0]
     key = HistKey(
-        _contract_key(inst),
+        str(inst.con_id),
         req.contract.exchange,
         req.what_to_show,
         f"head_timestamp|{req.use_rth}|{req.format_date}",
@@ -230,10 +224,6 @@ def _update(s: Session, job: HistJob) -> None:
     s.call_later(s.server.limits.keep_up_to_date_seconds, lambda: _update(s, job))
 
 
-def _contract_key(inst: Instrument) -> str:
-    return str(inst.con_id)
-
-
 def _parse_end(text: str, now: dt.datetime) -> dt.datetime | None:
     """IB's endDateTime: '' (now), ``YYYYMMDD HH:MM:SS[ tz]`` or ``YYYYMMDD-HH:MM:SS`` (UTC)."""
     if not text:
@@ -249,14 +239,6 @@ def _parse_end(text: str, now: dt.datetime) -> dt.datetime | None:
         return stamp.replace(tzinfo=dt.UTC if parts[2] == "UTC" else ZoneInfo(parts[2]))
     except (ValueError, IndexError, ZoneInfoNotFoundError):
         return None
-
-
-def _bad_end(text: str) -> tuple[int, str]:
-    return (
-        321,
-        "Error validating request.-'bP' : cause - Historical data query end date/time string "
-        f"[{text}] is invalid.  Format is 'YYYYMMDD{{SPACE}}hh:mm:ss[{{SPACE}}TMZ]'.",
-    )
 
 
 def _bar_date(bar: Bar, format_date: int) -> str:

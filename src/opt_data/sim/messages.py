@@ -133,7 +133,7 @@ def contract_data(
         under_sec_type if is_option else "",
         "32,32,32,32" if is_option else "26,26,26,26",  # marketRuleIds, one per exchange
         expiry,  # realExpirationDate
-        "" if is_option else "COMMON",  # stockType
+        "COMMON" if inst.sec_type == "STK" else "",  # stockType
         "1" if is_option else "0.0001",  # minSize
         "1" if is_option else "0.0001",  # sizeIncrement
         "1" if is_option else "100",  # suggestedSizeIncrement
@@ -184,10 +184,6 @@ def tick_size(req_id: int, tick: int, size: float) -> Fields:
 
 def tick_generic(req_id: int, tick: int, value: float) -> Fields:
     return ["45", "6", str(req_id), str(tick), fnum(value)]
-
-
-def tick_string(req_id: int, tick: int, value: str) -> Fields:
-    return ["46", "6", str(req_id), str(tick), value]
 
 
 def _or(value: float | None, sentinel: float) -> str:
@@ -296,6 +292,22 @@ FARMS_OK = (
     (2106, "HMDS data farm connection is OK:ushmds"),
     (2158, "Sec-def data farm connection is OK:secdefnj"),
 )
+
+
+READ_ERROR = (320, "Error reading request.")
+END_WITH_LIVE_UPDATES = (
+    321,
+    "Error validating request.-'bP' : cause - End date not supported with live updates",
+)
+
+
+def bad_end_date(text: str) -> tuple[int, str]:
+    """321: an endDateTime TWS cannot read."""
+    return (
+        321,
+        "Error validating request.-'bP' : cause - Historical data query end date/time string "
+        f"[{text}] is invalid.  Format is 'YYYYMMDD{{SPACE}}hh:mm:ss[{{SPACE}}TMZ]'.",
+    )
 
 
 def unknown_ticker(req_id: int) -> tuple[int, str]:

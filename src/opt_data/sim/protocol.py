@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 SERVER_VERSION = 176
-MIN_CLIENT_VERSION = 157
 API_PREFIX = b"API\0"
 _LENGTH = struct.Struct(">I")
 # A frame larger than this is a garbage stream, not a request: the session drops it.
@@ -166,11 +165,6 @@ def parse_handshake(payload: bytes) -> tuple[int, int]:
 def fnum(value: float) -> str:
     """A float as the clients parse it: shortest round-trip text (``500.0``, ``1e-05``)."""
     return repr(float(value))
-
-
-def fint(value: int) -> str:
-    """Integer text; the clients' ``int()`` rejects ``1.0``."""
-    return str(int(value))
 
 
 def to_int(text: str) -> int:

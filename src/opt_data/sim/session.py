@@ -24,6 +24,7 @@ from opt_data.sim import handlers_market_data as market_data
 from opt_data.sim import messages as m
 from opt_data.sim import protocol as p
 from opt_data.sim.limits import MessageRate
+from opt_data.sim.market import MarketDataError
 
 if TYPE_CHECKING:
     from opt_data.sim.handlers_history import HistJob
@@ -259,9 +260,11 @@ class Session(asyncio.Protocol):
         else:
             try:
                 handler(self, fields)
+            except MarketDataError as exc:
+                self.error(p.request_id(fields), (exc.code, exc.text))
             except (IndexError, ValueError):
                 # IB answers a request it cannot parse with 320 and otherwise carries on.
-                self.error(p.request_id(fields), (320, "Error reading request."))
+                self.error(p.request_id(fields), m.READ_ERROR)
         self.server.message_handled(self, self._received)
 
     def _rate_violation(self, fields: p.Fields) -> None:
@@ -272,13 +275,19 @@ class Session(asyncio.Protocol):
             self.close()
 
     def _start_api(self, fields: p.Fields) -> None:
-        client_id = int(fields[2])
+        try:
+            client_id = int(fields[2])
+        except (IndexError, ValueError):
+            self.close()
+            return
         if not self.server.claim_client_id(client_id):
             self.error(-1, m.CLIENT_ID_IN_USE)
             self.close()
             return
         self.client_id = client_id
         self._phase = Phase.READY
+        for code, _ in m.FARMS_OK:
+            self.server.stats.error_sent(code)
         self.send_many(
             [
                 m.managed_accounts([account.ACCOUNT]),
@@ -286,6 +295,4 @@ class Session(asyncio.Protocol):
                 *(m.error(-1, code, text) for code, text in m.FARMS_OK),
             ]
         )
-        for code, _ in m.FARMS_OK:
-            self.server.stats.error_sent(code)
         self.server.session_ready(self)

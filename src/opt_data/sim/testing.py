@@ -68,20 +68,20 @@ def running_simulator(
 ) -> Iterator[SimHandle]:
     """Run a simulator on 127.0.0.1 (free port) until the block exits; yields its handle."""
     symbol_list = tuple(symbols) if symbols is not None else None
-    clock = SimClock(now)
     stats = SimStats()
     limits = limits or SimLimits()
     scenario = scenario or Scenario()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    bound: list[tuple[str, int]] = []
+    bound: list[tuple[str, int, SimClock]] = []
     failure: list[BaseException] = []
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        server: SimServer | None = None
         try:
             market = Market(seed=seed, symbols=symbol_list)
+            # The clock starts once the slow part is done: the first client sees ``now``.
+            clock = SimClock(now)
             server = SimServer(
                 market=market,
                 clock=clock,
@@ -90,7 +90,8 @@ def running_simulator(
                 stats=stats,
                 seed=seed,
             )
-            bound.append(loop.run_until_complete(server.start("127.0.0.1", 0)))
+            host, port = loop.run_until_complete(server.start("127.0.0.1", 0))
+            bound.append((host, port, clock))
         except BaseException as exc:  # reported to the caller's thread below
             failure.append(exc)
             ready.set()
@@ -109,7 +110,7 @@ def running_simulator(
         raise TimeoutError("the simulator did not start")
     if failure:
         raise failure[0]
-    host, port = bound[0]
+    host, port, clock = bound[0]
     try:
         yield SimHandle(
             host=host,

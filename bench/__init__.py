@@ -1,0 +1,1 @@
+"""opt-data benchmarks: `python -m bench [names...]` (see docs/benchmarks.md)."""

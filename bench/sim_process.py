@@ -1,0 +1,83 @@
+"""The simulator as a child process with any ``SimLimits``: the gateway side of a benchmark.
+
+``opt-data sim`` always serves IB's default limits, and the ×10 runs need others, so the
+benchmarks start this module instead. It builds the same ``SimServer`` as ``opt-data sim`` in
+its own process, so the collector's CPU time and memory are measured without the gateway's.
+
+::
+
+    python -m bench.sim_process --now 2026-11-20T18:00:00-05:00 --symbols AAPL,MSFT \\
+        --lines 100 --rate 50 --snapshot-seconds 11
+
+It prints ``listening on HOST:PORT`` once the port is bound. Then every ``stats`` line on its
+stdin is answered with one JSON line: ``SimStats.snapshot()`` plus ``cpu_seconds``, the
+simulator process's own CPU time. End of stdin stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from opt_data.sim.clock import SimClock
+from opt_data.sim.limits import SimLimits
+from opt_data.sim.market import Market
+from opt_data.sim.server import SimServer
+from opt_data.sim.stats import SimStats
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.sim_process")
+    parser.add_argument("--now", type=dt.datetime.fromisoformat, required=True)
+    parser.add_argument("--symbols", required=True, help="comma-separated IB symbols")
+    parser.add_argument("--lines", type=int, default=SimLimits.market_data_lines)
+    parser.add_argument("--rate", type=int, default=None, help="messages/s (default lines/2)")
+    parser.add_argument("--snapshot-seconds", type=float, default=SimLimits.snapshot_seconds)
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Serve until stdin ends, answering ``stats`` requests on the way."""
+    stats = SimStats()
+    server = SimServer(
+        market=Market(seed=0, symbols=tuple(args.symbols.split(","))),
+        clock=SimClock(args.now),
+        limits=SimLimits(
+            market_data_lines=args.lines,
+            messages_per_second=args.rate,
+            snapshot_seconds=args.snapshot_seconds,
+        ),
+        stats=stats,
+    )
+    host, port = await server.start("127.0.0.1", 0)
+    sys.stdout.write(f"listening on {host}:{port}\n")
+    sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            if line.strip() == "stats":
+                report = stats.snapshot() | {"cpu_seconds": time.process_time()}
+                sys.stdout.write(json.dumps(report) + "\n")
+                sys.stdout.flush()
+    finally:
+        await server.stop()
+
+
+def main() -> None:
+    # stdout is the control channel: the simulator's log lines go to stderr, warnings only.
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(30),
+    )
+    asyncio.run(serve(parse(sys.argv[1:])))
+
+
+if __name__ == "__main__":
+    main()
