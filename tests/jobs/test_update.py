@@ -16,7 +16,7 @@ from opt_data.clock import FakeClock
 from opt_data.config import Settings
 from opt_data.jobs.update import UpdateResult, run_update
 from opt_data.progress import ProgressStore
-from opt_data.sim.scenario import Disconnect, Missing, PacingStorm, Scenario
+from opt_data.sim.scenario import ConnectivityLoss, Disconnect, Missing, PacingStorm, Scenario
 from opt_data.sim.testing import SimHandle, running_simulator
 from opt_data.storage.writer import read_dataset
 
@@ -193,3 +193,22 @@ def test_early_close_day_collects_after_13_00_with_half_day_flag(
     rows = _clean(settings)
     assert rows and all("half_day" in r["qa_flags"] for r in rows)
     assert all(r["market_data_type"] == 2 for r in rows)  # closed at 13:00: frozen
+
+
+@pytest.mark.parametrize("restore", ["data_lost", "data_kept"])
+def test_connectivity_loss_1100_then_restored_leaves_no_holes(
+    settings_for: Callable[..., Settings], restore: str
+) -> None:
+    """1100 mid-run, then 1101/1102: streams in flight are redone, no row is a timeout."""
+    loss = ConnectivityLoss(after_messages=70, duration_seconds=0.5, restore=restore)  # type: ignore[arg-type]
+    with running_simulator(
+        now=EVENING, symbols=SYMBOLS, scenario=Scenario(connectivity=loss)
+    ) as sim:
+        settings = settings_for(sim.port)
+        result = _run(settings)
+        assert sim.stats.errors(1100) == 1
+        assert sim.stats.violations() == 0
+    assert result.outcomes == dict.fromkeys(SYMBOLS, "done"), result.errors
+    rows = _clean(settings)
+    assert len(rows) == 48
+    assert not [r for r in rows if "timeout" in r["qa_flags"] or "ib_error" in r["qa_flags"]]

@@ -104,6 +104,7 @@ class _StreamWait:
         self.required = set(required)
         self.right = right
         self.errors: list[str] = []
+        self.link_lost = False
         self.done = asyncio.Event()
 
     def missing(self) -> set[str]:
@@ -139,6 +140,9 @@ class IBClient:
         self._waits: dict[int, _StreamWait] = {}
         self._connect_errors: list[tuple[int, str]] = []
         self._lost = asyncio.Event()
+        # IB's own link to its servers (1100 down; 1101 back, data lost; 1102 back, data kept)
+        self._link_up = asyncio.Event()
+        self._link_up.set()
         self.pacing_violations = 0
         self.error_counts: dict[int, int] = {}
 
@@ -159,6 +163,7 @@ class IBClient:
         ib.disconnectedEvent += self._on_disconnected
         self._ib = ib
         self._lost.clear()
+        self._link_up.set()
         self._connect_errors.clear()
         try:
             await ib.connectAsync(
@@ -202,6 +207,16 @@ class IBClient:
             self.pacing_violations += 1
         if code in (1100, 1101, 1102) or 2100 <= code < 2200:
             _log.info("ib_notice", code=code, message=message)
+        if code in (1100, 1101):
+            # down, or back with the subscriptions lost: every open stream must be redone
+            for open_wait in self._waits.values():
+                open_wait.errors.append(f"{code}: {message}")
+                open_wait.link_lost = True
+                open_wait.done.set()
+        if code == 1100:
+            self._link_up.clear()
+        elif code in (1101, 1102):
+            self._link_up.set()
         con_id = getattr(contract, "conId", 0) if contract is not None else 0
         wait = self._waits.get(con_id)
         if wait is None:
@@ -225,8 +240,21 @@ class IBClient:
             raise IBConnectionError("not connected to IB Gateway/TWS")
         return self._ib
 
+    async def _wait_link(self) -> None:
+        """Hold new requests while IB's link is down (1100), up to the request timeout."""
+        if self._link_up.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._link_up.wait(), self.params.request_timeout)
+        except TimeoutError:
+            raise IBConnectionError(
+                "IB Gateway lost its connection to IB's servers (1100) and it did not come "
+                f"back within {self.params.request_timeout:g}s"
+            ) from None
+
     async def _request(self, what: str, make: Callable[[], Awaitable[_T]]) -> _T:
         """Run one request with the timeout and the error mapping every request needs."""
+        await self._wait_link()
         self._require()
         error_type = self._lib.RequestError
         request = asyncio.ensure_future(make())
@@ -385,6 +413,7 @@ class IBClient:
         as open interest (101). ``before_cancel`` is awaited before the cancel message goes
         out, so the caller's message budget counts cancels too.
         """
+        await self._wait_link()
         ib = self._require()
         contract = self._contract_for(target)
         right = target.right if isinstance(target, OptionContract) else ""
@@ -398,6 +427,10 @@ class IBClient:
                     await asyncio.wait_for(wait.done.wait(), timeout)
             if "disconnected" in wait.errors or self._lost.is_set():
                 raise IBConnectionError(f"connection lost while streaming con_id {target.con_id}")
+            if wait.link_lost:
+                raise IBConnectionError(
+                    f"IB's link dropped while streaming con_id {target.con_id}: {wait.errors[-1]}"
+                )
             self._raise_if_paced(wait)
             return self._snapshot_of(target.con_id, ticker, wait, now())
         finally:

@@ -400,9 +400,18 @@ class UpdateJob:
         underlying, und_snapshot, listed = await self._discover(sym, trade_date)
         spot = rows.underlying_price(und_snapshot)
         chosen = select_contracts(listed, spot, opts.filters)
-        snapshots = await asyncio.gather(
-            *(self._stream(c, OPTION_TICKS, opts.required_fields) for c in chosen)
-        )
+        streams = [
+            asyncio.ensure_future(self._stream(c, OPTION_TICKS, opts.required_fields))
+            for c in chosen
+        ]
+        try:
+            snapshots = await asyncio.gather(*streams)
+        except BaseException:
+            # one failed (pacing, lost connection): stop the others so their lines free up
+            for stream in streams:
+                stream.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+            raise
         oi_asof = s.calendar.previous_session(trade_date)
         half_day = s.calendar.is_early_close(trade_date)
         discovered_at = self._now()
