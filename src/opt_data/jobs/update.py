@@ -28,7 +28,6 @@ from opt_data.clock import Clock, RealClock
 from opt_data.config import Settings
 from opt_data.errors import (
     ClientIdInUseError,
-    ConfigError,
     IBConnectionError,
     IBNoDataError,
     IBPacingError,
@@ -37,6 +36,7 @@ from opt_data.errors import (
 from opt_data.ib import ConnectionParams, IBClient
 from opt_data.jobs import rows
 from opt_data.jobs.selection import ContractFilter, select_contracts, select_expiries
+from opt_data.jobs.sessions import decide_trade_date, market_data_type_for
 from opt_data.limiter import RequestLimiter, pacing_wait
 from opt_data.locks import job_lock
 from opt_data.models import MarketSnapshot, OptionContract, Underlying
@@ -103,66 +103,6 @@ class UpdateResult:
         return 1 if any(o in ("failed", "needs_manual") for o in self.outcomes.values()) else 0
 
 
-# -- pure decisions --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Whether the run collects, and for which session."""
-
-    action: Literal["collect", "market_closed"]
-    trade_date: dt.date
-    message: str
-
-
-def decide_trade_date(
-    now_utc: dt.datetime,
-    requested: dt.date | None,
-    calendar: TradingCalendar,
-    *,
-    force: bool,
-    tz: dt.tzinfo,
-) -> Decision:
-    """The session to collect, from the gateway's clock (pure).
-
-    Raises:
-        ConfigError: a future date, a past date (history is the backfill's job), or a run
-            before today's close without ``--force``.
-    """
-    today = now_utc.astimezone(tz).date()
-    trade_date = requested or today
-    if trade_date > today:
-        raise ConfigError(f"--date {trade_date} is in the future (the gateway's date is {today})")
-    if trade_date < today:
-        raise ConfigError(
-            f"--date {trade_date} is a past session: IB no longer serves its quotes, Greeks or "
-            "open interest; re-collecting what history IB still has is the backfill's job "
-            f"(opt-data backfill --start {trade_date} --end {trade_date} --symbols ...)"
-        )
-    if not calendar.is_session(trade_date):
-        return Decision(
-            "market_closed",
-            trade_date,
-            f"{trade_date} ({trade_date:%A}) is not an XNYS trading session: nothing to collect",
-        )
-    close = calendar.session_close(trade_date)
-    if now_utc < close and not force:
-        local_close = close.astimezone(tz)
-        early = " (early close)" if calendar.is_early_close(trade_date) else ""
-        raise ConfigError(
-            f"the {trade_date} session closes at {local_close:%H:%M %Z}{early}; the update "
-            "collects end-of-day values after the close (use --force to collect now)"
-        )
-    return Decision("collect", trade_date, f"collecting the {trade_date} session")
-
-
-def market_data_type_for(configured: int, market_open: bool) -> int:
-    """After the close, live (1) quotes turn to −1, so ask frozen (2); delayed (3) → 4."""
-    if market_open:
-        return configured
-    return {1: 2, 3: 4}.get(configured, configured)
-
-
 # -- the job ---------------------------------------------------------------------------------
 
 
@@ -179,10 +119,6 @@ class UpdateServices:
     run_id: str
     tz: dt.tzinfo
     on_progress: Callable[[str, dict[str, Any]], None] = lambda event, fields: None
-
-
-class _SymbolFailed(Exception):
-    """Internal: a symbol's attempt failed with ``error``; the loop decides what next."""
 
 
 class UpdateJob:
@@ -474,18 +410,6 @@ def _summary(result: UpdateResult) -> str:
     return (
         f"{result.trade_date}: {', '.join(parts) or 'no symbols'}; {result.rows} clean rows written"
     )
-
-
-__all__ = [
-    "Decision",
-    "Symbol",
-    "UpdateJob",
-    "UpdateOptions",
-    "UpdateResult",
-    "UpdateServices",
-    "decide_trade_date",
-    "market_data_type_for",
-]
 
 
 # -- assembly from settings ------------------------------------------------------------------

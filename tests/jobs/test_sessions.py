@@ -9,7 +9,7 @@ import pytest
 
 from opt_data.calendar import TradingCalendar
 from opt_data.errors import ConfigError
-from opt_data.jobs.update import decide_trade_date, market_data_type_for
+from opt_data.jobs.sessions import decide_trade_date, market_data_type_for
 
 NY = ZoneInfo("America/New_York")
 CAL = TradingCalendar()
