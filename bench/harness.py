@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from opt_data.config import Settings, load_settings
 from opt_data.logs import new_run_id
+from opt_data.sim.limits import SimLimits
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -43,11 +45,37 @@ class Limits:
     discovery_per_minute: int  # [rate_limits.discovery] per_minute
     max_concurrent_snapshots: int
 
+    def times(self, factor: int) -> Limits:
+        """Every limit and every collector knob multiplied by ``factor``."""
+        return Limits(
+            label=f"×{factor}",
+            lines=self.lines * factor,
+            rate=self.rate * factor,
+            messages_per_second=self.messages_per_second * factor,
+            snapshot_per_minute=self.snapshot_per_minute * factor,
+            discovery_per_minute=self.discovery_per_minute * factor,
+            max_concurrent_snapshots=self.max_concurrent_snapshots * factor,
+        )
 
-# IB's default account and the shipped config/opt-data.toml.
-DEFAULT = Limits("IB default", 100, 50, 48, 1440, 600, 90)
-# Ten times the lines and the message rate (Quote Booster packs), every collector knob ×10.
-TIMES_10 = Limits("×10", 1000, 500, 480, 14400, 6000, 900)
+
+def shipped_settings() -> Settings:
+    """config/opt-data.toml as shipped (no environment, no .env)."""
+    return load_settings(REPO / "config" / "opt-data.toml", environ={}, dotenv_file=None, cwd=REPO)
+
+
+def default_limits() -> Limits:
+    """IB's default account (SimLimits' defaults) and the shipped collector settings."""
+    sim, settings = SimLimits(), shipped_settings()
+    rl = settings.rate_limits
+    return Limits(
+        label="IB default",
+        lines=sim.market_data_lines,
+        rate=sim.rate,
+        messages_per_second=int(rl.messages_per_second),
+        snapshot_per_minute=int(rl.snapshot.per_minute),
+        discovery_per_minute=int(rl.discovery.per_minute),
+        max_concurrent_snapshots=settings.max_concurrent_snapshots,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +139,15 @@ class SimProcess:
         report: dict[str, Any] = json.loads(stdout.readline())
         return report
 
+    def jump(self, to: dt.datetime) -> None:
+        """Move the simulated clock to ``to`` (it runs on from there)."""
+        stdin, stdout = self._pipes()
+        stdin.write(f"jump {to.isoformat()}\n")
+        stdin.flush()
+        answer = stdout.readline().strip()
+        if answer != "ok":
+            raise RuntimeError(f"the simulator refused the jump: {answer}")
+
     def _pipes(self) -> tuple[IO[str], IO[str]]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         return self._proc.stdin, self._proc.stdout
@@ -158,8 +195,11 @@ def simulator(
             proc.wait()
 
 
-def run_collector(workdir: Path, port: int, symbols: Sequence[str]) -> dict[str, Any]:
-    """One update in a fresh ``bench.collector_process``; its JSON report."""
+def run_collector(
+    workdir: Path, port: int, symbols: Sequence[str], limits: Limits, filters: Filters
+) -> dict[str, Any]:
+    """One update in ``workdir`` by a fresh ``bench.collector_process``; its JSON report."""
+    write_config(workdir, limits, filters)
     done = subprocess.run(
         [
             sys.executable,
@@ -206,9 +246,7 @@ def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
 
 def error_codes(stats: dict[str, Any]) -> dict[str, int]:
     """Errors the simulator sent, by code, without the informational farm notices."""
-    return {
-        code: n for code, n in stats["errors_by_code"].items() if int(code) not in NOTICE_CODES
-    }
+    return {code: n for code, n in stats["errors_by_code"].items() if int(code) not in NOTICE_CODES}
 
 
 def save_result(name: str, result: dict[str, Any]) -> Path:

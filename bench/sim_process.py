@@ -9,9 +9,14 @@ its own process, so the collector's CPU time and memory are measured without the
     python -m bench.sim_process --now 2026-11-20T18:00:00-05:00 --symbols AAPL,MSFT \\
         --lines 100 --rate 50 --snapshot-seconds 11
 
-It prints ``listening on HOST:PORT`` once the port is bound. Then every ``stats`` line on its
-stdin is answered with one JSON line: ``SimStats.snapshot()`` plus ``cpu_seconds``, the
-simulator process's own CPU time. End of stdin stops it.
+It prints ``listening on HOST:PORT`` once the port is bound, then reads commands on stdin:
+
+* ``stats``: one JSON line on stdout, ``SimStats.snapshot()`` plus ``cpu_seconds`` (the
+  simulator process's own CPU time);
+* ``jump ISO-8601``: move the simulated clock to that moment (a lake of consecutive sessions
+  is collected from one simulator); answered with ``ok``.
+
+End of stdin stops it.
 """
 
 from __future__ import annotations
@@ -44,11 +49,12 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    """Serve until stdin ends, answering ``stats`` requests on the way."""
+    """Serve until stdin ends, answering its commands on the way."""
     stats = SimStats()
+    clock = SimClock(args.now)
     server = SimServer(
         market=Market(seed=0, symbols=tuple(args.symbols.split(","))),
-        clock=SimClock(args.now),
+        clock=clock,
         limits=SimLimits(
             market_data_lines=args.lines,
             messages_per_second=args.rate,
@@ -62,10 +68,16 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     try:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
-            if line.strip() == "stats":
-                report = stats.snapshot() | {"cpu_seconds": time.process_time()}
-                sys.stdout.write(json.dumps(report) + "\n")
-                sys.stdout.flush()
+            command, _, argument = line.strip().partition(" ")
+            if command == "stats":
+                answer = json.dumps(stats.snapshot() | {"cpu_seconds": time.process_time()})
+            elif command == "jump":
+                clock.advance(dt.datetime.fromisoformat(argument) - clock.now())
+                answer = "ok"
+            else:
+                answer = json.dumps({"error": f"unknown command {command!r}"})
+            sys.stdout.write(answer + "\n")
+            sys.stdout.flush()
     finally:
         await server.stop()
 
