@@ -178,7 +178,7 @@ class RateLimit(_Model):
 class RateLimits(_Model):
     """Token buckets per request class plus the global API message cap."""
 
-    discovery: RateLimit = RateLimit(per_minute=600)
+    discovery: RateLimit = RateLimit(per_minute=1800)
     snapshot: RateLimit = RateLimit(per_minute=1440)
     historical: RateLimit = RateLimit(per_minute=60)
     messages_per_second: PositiveFloat = 48.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -35,7 +36,12 @@ from opt_data.errors import (
 )
 from opt_data.ib import ConnectionParams, IBClient
 from opt_data.jobs import rows
-from opt_data.jobs.selection import ContractFilter, select_contracts, select_expiries
+from opt_data.jobs.selection import (
+    ContractFilter,
+    ExpiryRequest,
+    select_contracts,
+    select_expiries,
+)
 from opt_data.jobs.sessions import decide_trade_date, market_data_type_for
 from opt_data.limiter import RequestLimiter, pacing_wait
 from opt_data.locks import job_lock
@@ -78,7 +84,7 @@ class UpdateOptions:
     reconnect_attempts: int = 10
     reconnect_first_wait: float = 2.0
     reconnect_max_wait: float = 300.0
-    underlyings_in_flight: int = 3
+    underlyings_in_flight: int = 6
     trading_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -306,14 +312,17 @@ class UpdateJob:
         classes = self.options.trading_classes.get(sym.symbol, ())
         flt = replace(self.options.filters, trading_classes=classes)
         requests = select_expiries(chains, trade_date, flt, s.calendar.is_session)
-        listed: list[OptionContract] = []
-        for request in requests:
+
+        async def resolve(request: ExpiryRequest) -> list[OptionContract]:
             await s.limiter.acquire("discovery")
-            listed.extend(
-                await s.client.option_contracts(
-                    underlying, request.expiration, request.trading_class
-                )
+            return await s.client.option_contracts(
+                underlying, request.expiration, request.trading_class
             )
+
+        # one request per expiry and class, all in flight at once: IB answers each at its own
+        # pace, and waiting for them one by one would leave the message budget idle
+        per_expiry = await asyncio.gather(*(resolve(r) for r in requests))
+        listed = [contract for contracts in per_expiry for contract in contracts]
         return underlying, und_snapshot, listed
 
     async def _stream(
@@ -351,28 +360,6 @@ class UpdateJob:
         oi_asof = s.calendar.previous_session(trade_date)
         half_day = s.calendar.is_early_close(trade_date)
         discovered_at = self._now()
-        files = [
-            self._write(
-                schema.CHAINS,
-                trade_date,
-                sym.symbol,
-                [rows.chain_row(c, discovered_at, s.run_id) for c in listed],
-            ),
-            self._write(
-                schema.OPTION_QUOTES,
-                trade_date,
-                sym.symbol,
-                [rows.option_quote_row(snap, s.run_id) for snap in snapshots],
-            ),
-            self._write(
-                schema.UNDERLYING_QUOTES,
-                trade_date,
-                sym.symbol,
-                [rows.underlying_quote_row(underlying, und_snapshot, s.run_id)]
-                if und_snapshot is not None
-                else [],
-            ),
-        ]
         clean = [
             rows.clean_option_row(
                 trade_date=trade_date,
@@ -386,20 +373,33 @@ class UpdateJob:
             )
             for contract, snap in zip(chosen, snapshots, strict=True)
         ]
-        files.append(self._write(schema.OPTIONS, trade_date, sym.symbol, clean))
+        batches = [
+            (schema.CHAINS, [rows.chain_row(c, discovered_at, s.run_id) for c in listed]),
+            (schema.OPTION_QUOTES, [rows.option_quote_row(x, s.run_id) for x in snapshots]),
+            (
+                schema.UNDERLYING_QUOTES,
+                [rows.underlying_quote_row(underlying, und_snapshot, s.run_id)]
+                if und_snapshot is not None
+                else [],
+            ),
+            (schema.OPTIONS, clean),  # last: clean rows exist only once the raw ones do
+        ]
+        # compress and fsync off the event loop, so other underlyings keep streaming meanwhile
+        files = await asyncio.to_thread(self._write_all, trade_date, sym.symbol, batches)
         s.on_progress("contracts", {"symbol": sym.symbol, "count": len(chosen)})
         return len(clean), files, len(chosen)
 
-    def _write(
+    def _write_all(
         self,
-        spec: schema.DatasetSpec,
         trade_date: dt.date,
         symbol: str,
-        records: Sequence[dict[str, Any]],
-    ) -> str:
+        batches: Sequence[tuple[schema.DatasetSpec, list[dict[str, Any]]]],
+    ) -> list[str]:
         # an underlying with no contracts in the window is a real, empty answer
-        written = self.s.writer.write(spec, trade_date, symbol, list(records), allow_empty=True)
-        return str(written.path)
+        return [
+            str(self.s.writer.write(spec, trade_date, symbol, records, allow_empty=True).path)
+            for spec, records in batches
+        ]
 
 
 def _summary(result: UpdateResult) -> str:
@@ -451,6 +451,33 @@ def options_from_settings(
     )
 
 
+def build_limiter(settings: Settings, clock: Clock) -> RequestLimiter:
+    """The token buckets of the config, with bursts sized to run right at the caps.
+
+    The message bucket's burst is about 1/24 of a second of messages (2 at IB's default 50/s
+    cap): enough to absorb the event loop waking late, small enough that the sustained rate
+    ``cap − burst + 1`` stays within 96% of the cap. Snapshot and discovery requests are
+    bounded by that global cap anyway, so their own buckets may hold a fifth of a second;
+    historical requests keep a burst of 1 (IB's small-bar pacing counts every window).
+    """
+    rl = settings.rate_limits
+    per_minute = {
+        "discovery": rl.discovery.per_minute,
+        "snapshot": rl.snapshot.per_minute,
+        "historical": rl.historical.per_minute,
+    }
+    cap = int(rl.messages_per_second)
+    return RequestLimiter(
+        per_minute,
+        cap,
+        clock=clock,
+        message_burst=min(cap, max(2, cap // 24)),
+        request_burst={
+            name: max(1, math.ceil(per_minute[name] / 60 / 5)) for name in ("discovery", "snapshot")
+        },
+    )
+
+
 def run_update(
     settings: Settings,
     *,
@@ -478,16 +505,7 @@ def run_update(
     )
 
     async def main() -> UpdateResult:
-        rl = settings.rate_limits
-        limiter = RequestLimiter(
-            {
-                "discovery": rl.discovery.per_minute,
-                "snapshot": rl.snapshot.per_minute,
-                "historical": rl.historical.per_minute,
-            },
-            int(rl.messages_per_second),
-            clock=clock,
-        )
+        limiter = build_limiter(settings, clock)
         client = IBClient(connection)
         services = UpdateServices(
             client=client,
