@@ -133,7 +133,13 @@ class UpdateJob:
     def __init__(self, options: UpdateOptions, services: UpdateServices) -> None:
         self.options = options
         self.s = services
-        self._lines = asyncio.Semaphore(options.max_concurrent_snapshots)
+        # A few lines are kept for the underlyings' own quotes, which discovery needs before
+        # it can pick contracts: queued behind hundreds of option streams, they would leave
+        # the next underlyings undiscovered and the message budget idle when a symbol ends.
+        total = options.max_concurrent_snapshots
+        reserved = min(options.underlyings_in_flight, max(1, total // 10), total - 1)
+        self._lines = asyncio.Semaphore(total - reserved)
+        self._discovery_lines = asyncio.Semaphore(reserved) if reserved else self._lines
         self._reconnect_lock = asyncio.Lock()
         self._data_type = options.market_data_type
         self._now_offset: dt.timedelta = dt.timedelta(0)
@@ -306,7 +312,9 @@ class UpdateJob:
         s = self.s
         await s.limiter.acquire("discovery")
         underlying = await s.client.qualify_underlying(sym.symbol, sym.ib_symbol)
-        und_snapshot = await self._stream(underlying, UNDERLYING_TICKS, frozenset({"bid", "ask"}))
+        und_snapshot = await self._stream(
+            underlying, UNDERLYING_TICKS, frozenset({"bid", "ask"}), discovery=True
+        )
         await s.limiter.acquire("discovery")
         chains = await s.client.chain_params(underlying)
         classes = self.options.trading_classes.get(sym.symbol, ())
@@ -326,11 +334,18 @@ class UpdateJob:
         return underlying, und_snapshot, listed
 
     async def _stream(
-        self, target: OptionContract | Underlying, ticks: str, required: frozenset[str]
+        self,
+        target: OptionContract | Underlying,
+        ticks: str,
+        required: frozenset[str],
+        *,
+        discovery: bool = False,
     ) -> MarketSnapshot:
+        """One streaming request, on an option line or (``discovery``) a reserved one."""
         s = self.s
-        async with self._lines:
-            await s.limiter.acquire("snapshot")
+        lines = self._discovery_lines if discovery else self._lines
+        async with lines:
+            await s.limiter.acquire("discovery" if discovery else "snapshot")
             return await s.client.stream_snapshot(
                 target,
                 generic_ticks=ticks,
