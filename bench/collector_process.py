@@ -11,8 +11,10 @@ exactly as ``opt-data update`` runs it: ``run_update`` with a run log at INFO in
 * ``wall_seconds`` and ``cpu_seconds``: ``time.perf_counter`` and ``time.process_time``
   deltas around ``run_update`` (the process holds no simulator, so the CPU is the
   collector's alone: its event loop, the client library, row building and Parquet writes);
-* ``peak_rss_mb``: the process's peak resident set (``ru_maxrss``) and ``base_rss_mb``, the
-  resident set after imports, before the update;
+* ``peak_rss_mb``: the peak resident set of the process during the update (Linux
+  ``VmHWM``, reset through ``/proc/self/clear_refs`` just before the update starts, so
+  neither imports nor the parent's memory image inherited at fork count), and
+  ``base_rss_mb``, the resident set at that moment (interpreter, imports, settings);
 * ``rows``, ``contracts``, ``outcomes``, ``errors``, ``exit_code`` from ``UpdateResult``.
 """
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -42,9 +43,17 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def rss_mb() -> float:
-    """Peak resident set of this process so far, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mb(key: str) -> float:
+    """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"/proc/self/status has no {key}")
+
+
+def reset_peak_rss() -> None:
+    """Start ``VmHWM`` again from the current resident set (Linux ≥ 4.0)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def main() -> None:
@@ -62,7 +71,8 @@ def main() -> None:
         log_format="none",
         run_id=args.run_id,
     )
-    base_rss = rss_mb()
+    reset_peak_rss()
+    base_rss = status_mb("VmRSS")
     wall, cpu = time.perf_counter(), time.process_time()
     result = run_update(settings, symbols=args.symbols.split(","), run_id=args.run_id)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -70,7 +80,7 @@ def main() -> None:
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "base_rss_mb": base_rss,
-        "peak_rss_mb": rss_mb(),
+        "peak_rss_mb": status_mb("VmHWM"),
         "rows": result.rows,
         "contracts": result.contracts_expected,
         "outcomes": result.outcomes,

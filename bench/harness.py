@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from opt_data.config import Settings, load_settings
 from opt_data.logs import new_run_id
 from opt_data.sim.limits import SimLimits
+from opt_data.sim.runner import market_symbols, read_universe
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -89,11 +90,10 @@ class Filters:
 
 def universe_symbols() -> list[str]:
     """The symbols of config/universe.csv, in file order."""
-    lines = UNIVERSE.read_text(encoding="utf-8").splitlines()[1:]
-    return [line.split(",", 1)[0] for line in lines if line.strip()]
+    return list(read_universe(UNIVERSE))
 
 
-def write_config(workdir: Path, limits: Limits, filters: Filters) -> Path:
+def write_config(workdir: Path, limits: Limits, filters: Filters) -> None:
     """``workdir/opt-data.toml``: the shipped defaults except the limits and the filters."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "opt-data.toml"
@@ -121,7 +121,6 @@ max_contracts_per_underlying = {filters.max_contracts_per_underlying}
 """,
         encoding="utf-8",
     )
-    return config
 
 
 class SimProcess:
@@ -157,7 +156,11 @@ class SimProcess:
 def simulator(
     *, now: dt.datetime, symbols: Sequence[str], limits: Limits, snapshot_seconds: float = 11.0
 ) -> Iterator[SimProcess]:
-    """Start the simulator process with ``limits``; stop it when the block exits."""
+    """Start the simulator process with ``limits``; stop it when the block exits.
+
+    ``symbols`` are spelled as the universe spells them (``BRK.B``); the simulator lists them
+    as IB does (``BRK B``), exactly as ``opt-data sim`` would.
+    """
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -166,7 +169,7 @@ def simulator(
             "--now",
             now.isoformat(),
             "--symbols",
-            ",".join(symbols),
+            ",".join(market_symbols(symbols, read_universe(UNIVERSE))),
             "--lines",
             str(limits.lines),
             "--rate",

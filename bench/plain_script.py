@@ -78,7 +78,8 @@ def collect(ib: IB, symbols: list[str], batch: int, report: dict[str, Any]) -> l
     ib.reqMarketDataType(2)
     today = ib.reqCurrentTime().date()
     stocks = ib.qualifyContracts(*(Stock(s, "SMART", "USD") for s in symbols))
-    spots = {t.contract.symbol: t.marketPrice() for t in ib.reqTickers(*stocks)}
+    spot_tickers = ib.reqTickers(*stocks)
+    spots = {s.symbol: t.marketPrice() for s, t in zip(stocks, spot_tickers, strict=True)}
     report["spot_seconds"] = time.perf_counter() - report["started"]
     options: list[Option] = []
     for stock in stocks:

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -39,12 +40,13 @@ from opt_data.sim.stats import SimStats
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
+    ib = SimLimits()
     parser = argparse.ArgumentParser(prog="python -m bench.sim_process")
     parser.add_argument("--now", type=dt.datetime.fromisoformat, required=True)
     parser.add_argument("--symbols", required=True, help="comma-separated IB symbols")
-    parser.add_argument("--lines", type=int, default=SimLimits.market_data_lines)
+    parser.add_argument("--lines", type=int, default=ib.market_data_lines)
     parser.add_argument("--rate", type=int, default=None, help="messages/s (default lines/2)")
-    parser.add_argument("--snapshot-seconds", type=float, default=SimLimits.snapshot_seconds)
+    parser.add_argument("--snapshot-seconds", type=float, default=ib.snapshot_seconds)
     return parser.parse_args(argv)
 
 
@@ -86,7 +88,7 @@ def main() -> None:
     # stdout is the control channel: the simulator's log lines go to stderr, warnings only.
     structlog.configure(
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(30),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
     )
     asyncio.run(serve(parse(sys.argv[1:])))
 
