@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -64,18 +64,6 @@ __all__ = [
 
 DEFAULT_CONFIG_FILE = Path("config/opt-data.toml")
 LIVE_PORTS = frozenset({7496, 4001})  # TWS live, IB Gateway live; 7497/4002 are paper
-SNAPSHOT_FIELDS = (
-    "bid",
-    "ask",
-    "bid_size",
-    "ask_size",
-    "last",
-    "close",
-    "volume",
-    "open_interest",
-    "greeks",
-    "underlying_price",
-)
 
 # environment name -> dotted settings key
 ENV_VARS: Mapping[str, str] = {
@@ -148,6 +136,7 @@ SnapshotField = Literal[
     "greeks",
     "underlying_price",
 ]
+SNAPSHOT_FIELDS: tuple[str, ...] = get_args(SnapshotField)
 FsPath = Annotated[Path, Field(strict=False)]
 
 

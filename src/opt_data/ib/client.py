@@ -112,6 +112,10 @@ class _StreamWait:
         present = {
             "bid": _num(ticker.bid) is not None,
             "ask": _num(ticker.ask) is not None,
+            "bid_size": _num(ticker.bidSize) is not None,
+            "ask_size": _num(ticker.askSize) is not None,
+            "underlying_price": ticker.modelGreeks is not None
+            and _num(ticker.modelGreeks.undPrice) is not None,
             "last": _num(ticker.last) is not None,
             "volume": _num(ticker.volume) is not None,
             "close": _num(ticker.close) is not None,
