@@ -12,6 +12,7 @@ from rich.table import Table
 from opt_data.cli.base import (
     EXIT_FAILED,
     EXIT_OK,
+    Run,
     _map_errors,
     _stdout,
     app,
@@ -24,6 +25,7 @@ from opt_data.config import effective_items
 from opt_data.logs import configure_logging
 from opt_data.universe import (
     Constituents,
+    UniverseDiff,
     diff_universe,
     load_universe,
     parse_symbols,
@@ -95,14 +97,7 @@ def universe_check(ctx: typer.Context, source: _SourceOption = None) -> None:
             typer.echo(f"+ {c.symbol:<6} {c.name}  (in the reference, missing from the universe)")
         for u in diff.removed:
             typer.echo(f"- {u.symbol:<6} {u.name}  (in the universe, not in the reference)")
-        run.log.info(
-            "universe_checked",
-            universe=str(path),
-            reference=reference.source,
-            as_of=reference.as_of,
-            added=[c.symbol for c in diff.added],
-            removed=[u.symbol for u in diff.removed],
-        )
+        _log_diff(run, "universe_checked", path, reference, diff)
         if diff.equal:
             typer.echo("the universe matches the reference")
         else:
@@ -111,6 +106,19 @@ def universe_check(ctx: typer.Context, source: _SourceOption = None) -> None:
                 "`opt-data universe sync` rewrites the file from the reference"
             )
             run.exit_code = EXIT_FAILED
+
+
+def _log_diff(
+    run: Run, event: str, path: Path, reference: Constituents, diff: UniverseDiff
+) -> None:
+    run.log.info(
+        event,
+        universe=str(path),
+        reference=reference.source,
+        as_of=reference.as_of,
+        added=[c.symbol for c in diff.added],
+        removed=[u.symbol for u in diff.removed],
+    )
 
 
 @universe_app.command("sync")
@@ -125,14 +133,7 @@ def universe_sync(ctx: typer.Context, source: _SourceOption = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(render_universe_csv(reference.members), encoding="utf-8")
         tmp.replace(path)
-        run.log.info(
-            "universe_synced",
-            universe=str(path),
-            reference=reference.source,
-            as_of=reference.as_of,
-            added=[c.symbol for c in diff.added],
-            removed=[u.symbol for u in diff.removed],
-        )
+        _log_diff(run, "universe_synced", path, reference, diff)
         as_of = f" as of {reference.as_of}" if reference.as_of else ""
         typer.echo(
             f"{path}: {len(reference.members)} symbols from {reference.source}{as_of} "
