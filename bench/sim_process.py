@@ -1,15 +1,21 @@
 """The simulator as a child process with any ``SimLimits``: the gateway side of a benchmark.
 
-``opt-data sim`` always serves IB's default limits, and the ×10 runs need others, so the
-benchmarks start this module instead. It builds the same ``SimServer`` as ``opt-data sim`` in
-its own process, so the collector's CPU time and memory are measured without the gateway's.
+It builds the same ``SimServer`` as ``opt-data sim`` (which takes the same limits as
+``--lines``, ``--rate`` and ``--snapshot-seconds``) in its own process, so the collector's CPU
+time and memory are measured without the gateway's, and adds what a benchmark needs and a
+user does not: a control channel for counters and clock jumps, and ``--warm``.
 
 ::
 
     python -m bench.sim_process --now 2026-11-20T18:00:00-05:00 --symbols AAPL,MSFT \\
-        --lines 100 --rate 50 --snapshot-seconds 11
+        --lines 100 --rate 50 --snapshot-seconds 11 --warm
 
-It prints ``listening on HOST:PORT`` once the port is bound, then reads commands on stdin:
+With ``--warm`` it first computes what the first requests of ``--now``'s session need
+(``Market.warm``: paths, chains, chain totals), as IB answers a symbol's first quote in
+milliseconds and the simulator's lazy first computation takes 0.1-0.2 s per symbol.
+
+It prints ``listening on HOST:PORT`` once the port is bound (after warming), then reads
+commands on stdin:
 
 * ``stats``: one JSON line on stdout, ``SimStats.snapshot()`` plus ``cpu_seconds`` (the
   simulator process's own CPU time);
@@ -47,6 +53,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--lines", type=int, default=ib.market_data_lines)
     parser.add_argument("--rate", type=int, default=None, help="messages/s (default lines/2)")
     parser.add_argument("--snapshot-seconds", type=float, default=ib.snapshot_seconds)
+    parser.add_argument(
+        "--warm", action="store_true", help="precompute the symbols' session before listening"
+    )
     return parser.parse_args(argv)
 
 
@@ -54,8 +63,11 @@ async def serve(args: argparse.Namespace) -> None:
     """Serve until stdin ends, answering its commands on the way."""
     stats = SimStats()
     clock = SimClock(args.now)
+    market = Market(seed=0, symbols=tuple(args.symbols.split(",")))
+    if args.warm:
+        market.warm(args.now)
     server = SimServer(
-        market=Market(seed=0, symbols=tuple(args.symbols.split(","))),
+        market=market,
         clock=clock,
         limits=SimLimits(
             market_data_lines=args.lines,

@@ -16,7 +16,7 @@ The update spends 2 messages per contract (reqMktData + cancelMktData) and holds
 ``fill_time``: the median time one stream takes to deliver the required fields, probed before
 the run with the collector's own ``IBClient.stream_snapshot``. The plain script spends 2 too
 (reqContractDetails + the snapshot request) but holds each line for the snapshot's ~11 s.
-Discovery messages (underlying, chain parameters, one contract-details request per expiry,
+Discovery messages (underlying, chain parameters, one contract-details request per month,
 the underlying's quote) are amortized over the contracts and reported per underlying.
 """
 
@@ -80,7 +80,8 @@ async def _probe(port: int, symbol: str, required: frozenset[str]) -> list[float
         chains = await client.chain_params(underlying)
         is_session = TradingCalendar().is_session
         first = select_expiries(chains, EVENING.date(), ContractFilter(), is_session)[0]
-        listed = await client.option_contracts(underlying, first.expiration, first.trading_class)
+        expiry = first.expiration.strftime("%Y%m%d")
+        listed = await client.option_contracts(underlying, expiry, first.trading_class)
         seconds = []
         for contract in listed[:PROBE_STREAMS]:
             started = time.perf_counter()
@@ -108,8 +109,8 @@ def fill_time(port: int, symbol: str) -> float:
 def collector_cap(limits: Limits) -> float:
     """Contracts/s the collector's settings allow: its message cap and its snapshot rate.
 
-    The limiter runs its message bucket a little below the cap (``cap − burst + 1``), so the
-    collector's real ceiling is a few percent lower still.
+    Discovery messages share the message cap, so the update's real ceiling is a few
+    percent lower still.
     """
     return min(limits.messages_per_second / MESSAGES_PER_CONTRACT, limits.snapshot_per_minute / 60)
 
@@ -123,7 +124,7 @@ def _rows_with_open_interest(data: Path) -> int:
 def run_update(limits: Limits, symbols: Sequence[str]) -> dict[str, Any]:
     """One measured update: fill-time probe, then the collector process, then the stats."""
     with (
-        simulator(now=EVENING, symbols=symbols, limits=limits) as sim,
+        simulator(now=EVENING, symbols=symbols, limits=limits, warm=True) as sim,
         tempfile.TemporaryDirectory(prefix="opt-data-bench-") as tmp,
     ):
         fill = fill_time(sim.port, symbols[0])
@@ -180,7 +181,7 @@ def run_update(limits: Limits, symbols: Sequence[str]) -> dict[str, Any]:
 def run_plain(limits: Limits, symbols: Sequence[str]) -> dict[str, Any]:
     """``bench.plain_script`` against a fresh simulator with ``limits``."""
     with simulator(
-        now=EVENING, symbols=symbols, limits=limits, snapshot_seconds=SNAPSHOT_SECONDS
+        now=EVENING, symbols=symbols, limits=limits, snapshot_seconds=SNAPSHOT_SECONDS, warm=True
     ) as sim:
         before = sim.stats()
         done = subprocess.run(

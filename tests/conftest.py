@@ -16,6 +16,19 @@ from opt_data.logs import reset_logging
 _OWN_PREFIXES = ("IB_", "OPT_DATA_")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite's calendar cache lives in a temp dir, shared by its tests and subprocesses,
+    never in the developer's ~/.cache."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if saved is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No IB_* / OPT_DATA_* variable of the developer's shell leaks into a test."""

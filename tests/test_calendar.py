@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 from dateutil.easter import easter
@@ -150,3 +152,42 @@ class TestProperties:
             expected = dt.time(13) if cal.is_early_close(day) else dt.time(16)
             assert local.time() == expected
             assert cal.session_open(day) < cal.session_close(day)
+
+
+class TestScheduleCache:
+    def test_a_second_calendar_reads_the_decade_back_without_the_library(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The cached decade answers exactly as the built one, and no schedule is built."""
+        built = TradingCalendar(cache_dir=tmp_path)
+        days = built.sessions(dt.date(2020, 1, 1), dt.date(2029, 12, 31))
+        assert len(list(tmp_path.glob("calendar-XNYS-2020s-pmc*.json"))) == 1
+        cached = TradingCalendar(cache_dir=tmp_path)
+
+        def no_schedule(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the cache should have answered")
+
+        monkeypatch.setattr(cached._calendar, "schedule", no_schedule)
+        assert cached.sessions(dt.date(2020, 1, 1), dt.date(2029, 12, 31)) == days
+        for day in days:
+            assert cached.session_open(day) == built.session_open(day)
+            assert cached.session_close(day) == built.session_close(day)
+            assert cached.is_early_close(day) == built.is_early_close(day)
+
+    @pytest.mark.parametrize("content", ["", "{not json", '{"sessions": []}', "[1, 2]"])
+    def test_a_broken_cache_file_is_built_again_and_replaced(
+        self, tmp_path: Path, content: str
+    ) -> None:
+        TradingCalendar(cache_dir=tmp_path).is_session(dt.date(2026, 11, 20))
+        (path,) = tmp_path.glob("calendar-XNYS-2020s-*.json")
+        path.write_text(content, encoding="utf-8")
+        cal = TradingCalendar(cache_dir=tmp_path)
+        assert cal.is_early_close(dt.date(2026, 11, 27))
+        assert not cal.is_session(dt.date(2026, 11, 26))
+        assert json.loads(path.read_text(encoding="utf-8"))["early"]
+
+    def test_an_unwritable_cache_directory_only_costs_time(self, tmp_path: Path) -> None:
+        blocked = tmp_path / "file"
+        blocked.write_text("not a directory", encoding="utf-8")
+        cal = TradingCalendar(cache_dir=blocked / "cache")
+        assert cal.is_session(dt.date(2026, 11, 20))

@@ -6,7 +6,7 @@ import json
 import shutil
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from opt_data import cli
 from opt_data.errors import LockHeldError, StorageError
 from opt_data.logs import read_run_log
+from opt_data.sim.limits import SimLimits
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -181,15 +182,22 @@ def test_universe_sync_rewrites_the_file(run_cli: Any, tmp_path: Path) -> None:
         (["--now", "yesterday"], "--now 'yesterday' is not an ISO-8601 date-time"),
         (["--symbols", "AAPL,??"], "--symbols: '??' is not a ticker"),
         (["--symbols", ","], "--symbols: give at least one symbol"),
+        (["--rate", "0"], "--rate '0' is not a positive whole number"),
+        (["--lines", "-1"], "--lines '-1' is not a positive whole number"),
+        (["--lines", "abc"], "--lines 'abc' is not a positive whole number"),
+        (["--lines", "2.5"], "--lines '2.5' is not a positive whole number"),
+        (["--snapshot-seconds", "0"], "--snapshot-seconds '0' is not a positive number of seconds"),
+        (["--snapshot-seconds", "nan"], "--snapshot-seconds 'nan' is not a positive number"),
     ],
 )
 def test_sim_refuses_bad_arguments_with_exit_2(
     run_cli: Any, args: list[str], expected: str
 ) -> None:
-    """Bad --now / --symbols: one line, exit 2, no traceback, before the simulator starts."""
+    """Bad --now / --symbols / limits: one line, exit 2, no traceback, before the sim starts."""
     result = run_cli("sim", *args)
     assert result.code == 2
-    assert expected in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {expected}")
     assert "Traceback" not in result.stderr
 
 
@@ -209,6 +217,7 @@ class FakeSimOptions:
     symbols: tuple[str, ...] | None = None
     scenario: Path | None = None
     stats_file: Path | None = None
+    limits: SimLimits = field(default_factory=SimLimits)
 
 
 @pytest.fixture(name="fake_runner")
@@ -249,6 +258,12 @@ def test_sim_passes_parsed_options_to_the_runner(tmp_path: Path, fake_runner: li
             str(scenario),
             "--stats-file",
             "stats.json",
+            "--lines",
+            "1000",
+            "--rate",
+            "80",
+            "--snapshot-seconds",
+            "0.5",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -261,6 +276,7 @@ def test_sim_passes_parsed_options_to_the_runner(tmp_path: Path, fake_runner: li
         symbols=("AAPL", "BRK.B"),
         scenario=scenario,
         stats_file=Path("stats.json"),
+        limits=SimLimits(market_data_lines=1000, messages_per_second=80, snapshot_seconds=0.5),
     )
     assert options.now.utcoffset() == timedelta(hours=-5)
 
@@ -270,6 +286,14 @@ def test_sim_defaults_and_exit_code_pass_through(fake_runner: list[Any]) -> None
     assert CliRunner().invoke(cli.app, ["sim"]).exit_code == 0
     assert fake_runner[0] == FakeSimOptions()
     assert CliRunner().invoke(cli.app, ["sim", "--seed", "99"]).exit_code == 1
+
+
+def test_sim_rate_follows_lines_unless_given(fake_runner: list[Any]) -> None:
+    """--lines alone keeps IB's rule (lines / 2 messages per second); other limits stay IB's."""
+    assert CliRunner().invoke(cli.app, ["sim", "--lines", "1000"]).exit_code == 0
+    limits = fake_runner[0].limits
+    assert limits == SimLimits(market_data_lines=1000)
+    assert limits.rate == 500
 
 
 def test_sim_accepts_z_suffix(fake_runner: list[Any]) -> None:

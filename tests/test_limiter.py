@@ -14,11 +14,20 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from opt_data.clock import FakeClock, RealClock
 from opt_data.errors import ConfigError, IBPacingError
-from opt_data.limiter import RequestLimiter, TokenBucket, pacing_wait, wait_pacing
+from opt_data.limiter import (
+    MessageWindow,
+    RequestLimiter,
+    TokenBucket,
+    pacing_wait,
+    wait_pacing,
+)
 
 
-def max_in_window(grants: Sequence[tuple[float, int]], width: Fraction) -> int:
-    """Most units granted in any half-open window [s, s + width) (exact arithmetic).
+def max_in_window(
+    grants: Sequence[tuple[float, int]], width: Fraction, *, closed: bool = False
+) -> int:
+    """Most units granted in any window [s, s + width) — or [s, s + width] when ``closed`` —
+    in exact arithmetic.
 
     The busiest window can always be slid right until it starts at a grant, so only
     windows starting at grant times need checking.
@@ -26,7 +35,10 @@ def max_in_window(grants: Sequence[tuple[float, int]], width: Fraction) -> int:
     times = [(Fraction(t), n) for t, n in grants]
     best = 0
     for start, _ in times:
-        best = max(best, sum(n for t, n in times if start <= t < start + width))
+        end = start + width
+        best = max(
+            best, sum(n for t, n in times if start <= t and (t <= end if closed else t < end))
+        )
     return best
 
 
@@ -195,23 +207,74 @@ class TestTokenBucket:
         assert max_in_window(grants, Fraction(1)) == cap + 1
 
 
+class TestMessageWindow:
+    @settings(max_examples=150, deadline=None)
+    @given(limit=st.integers(min_value=1, max_value=50), script=steps)
+    def test_no_closed_one_second_window_exceeds_the_limit(
+        self, limit: int, script: list[tuple[str | float, int]]
+    ) -> None:
+        """Adversarial timing, including exactly the wait it asked for: never over the limit,
+        in any window counted with both ends included."""
+        clock = FakeClock(start=1000.0)
+        window = MessageWindow(limit, clock=clock)
+        grants: list[tuple[float, int]] = []
+        asked = 0.0
+        for gap, n in script:
+            clock.advance(asked if gap == "asked" else float(gap))
+            n = min(n, limit)
+            asked = window.wait_time(n)
+            if asked == 0.0:
+                window.record(n)
+                grants.append((clock.monotonic(), n))
+        assert max_in_window(grants, Fraction(1), closed=True) <= limit
+
+    def test_a_whole_second_at_once_then_just_after_one_second(self) -> None:
+        """The window alone allows the full limit at once; the next unit waits until the
+        first has left every window that could hold both."""
+        clock = FakeClock()
+        window = MessageWindow(3, clock=clock)
+        for _ in range(3):
+            assert window.wait_time() == 0.0
+            window.record(1)
+        wait = window.wait_time()
+        assert wait > 1.0 and wait == math.nextafter(1.0, math.inf)
+        clock.advance(1.0)
+        assert window.wait_time() > 0.0  # exactly one second later still shares [0, 1]
+        clock.advance(wait - 1.0)
+        assert window.wait_time() == 0.0
+
+    def test_recorded_messages_delay_the_next_grants(self) -> None:
+        """Messages sent without asking (a handshake) count: the limiter makes room for them."""
+        clock = FakeClock()
+        limiter = RequestLimiter({}, 5, clock=clock, message_burst=2)
+        limiter.record_messages(4)
+        assert limiter.try_acquire_messages(1) == 0.0
+        assert limiter.try_acquire_messages(1) > 1.0
+
+    def test_bad_limit_and_oversized_grants_are_refused(self) -> None:
+        with pytest.raises(ConfigError, match="at least 1"):
+            MessageWindow(0, clock=FakeClock())
+        with pytest.raises(ValueError, match="window of 2"):
+            MessageWindow(2, clock=FakeClock()).wait_time(3)
+
+
 class TestRequestLimiter:
-    def test_message_rate_is_cap_minus_burst_plus_one(self) -> None:
-        """The documented sustained rate: burst 1 runs at the cap, burst 2 one below."""
+    def test_message_rate_is_the_cap_whatever_the_burst(self) -> None:
+        """The window keeps the cap, so the bucket may run at it: no rate is given away."""
         clock = FakeClock()
         assert RequestLimiter({}, 45, clock=clock, message_burst=1).message_rate == 45
-        assert RequestLimiter({}, 45, clock=clock).message_rate == 44
+        assert RequestLimiter({}, 45, clock=clock, message_burst=20).message_rate == 45
 
     def test_waits_for_both_buckets(self) -> None:
         """A request is granted only when its class bucket and the message bucket both can pay."""
         clock = FakeClock()
-        # Messages: cap 4, burst 3, so 2 per second sustained.
+        # Messages: cap 4 per second, at most 3 at one instant.
         limiter = RequestLimiter({"snapshot": 60, "historical": 6}, 4, clock=clock, message_burst=3)
         assert limiter.try_acquire("historical") == 0.0
         # The class bucket (6/min) now needs 10 s, although messages are still there.
         assert limiter.try_acquire("historical") == pytest.approx(10.0)
         assert limiter.try_acquire("snapshot", messages=2) == 0.0
-        # Snapshot class has 1 s to go; the empty message bucket needs 2 tokens at 2/s: 1 s.
+        # Snapshot class has 1 s to go; the window (3 of 4 used) needs the first grant gone.
         assert limiter.try_acquire("snapshot", messages=2) == pytest.approx(1.0)
         assert limiter.try_acquire("snapshot", messages=1) == pytest.approx(1.0)
         clock.advance(0.5)
@@ -281,7 +344,7 @@ class TestRequestLimiter:
 
         asyncio.run(run())
         assert len(messages) == len(tasks)
-        assert max_in_window(messages, Fraction(1)) <= cap
+        assert max_in_window(messages, Fraction(1), closed=True) <= cap
         for name, limit in per_minute.items():
             assert max_in_window(requests[name], Fraction(60)) <= limit
 
@@ -294,19 +357,30 @@ class TestRequestLimiter:
     def test_back_to_back_callers_run_at_the_configured_rate(
         self, cap: int, burst: int, count: int
     ) -> None:
-        """Efficiency: no wait is longer than needed; N messages take (N − burst)/rate s."""
+        """Efficiency: no wait is longer than needed, so the cap is also the sustained rate.
+
+        Each second repeats the first: ``burst`` messages at once, then one per 1/cap s,
+        until the window holds ``cap``; the last of N messages goes out at
+        ``⌊(N−1)/cap⌋ + max(0, (N−1) mod cap − burst + 1)/cap``.
+        """
         burst = min(burst, cap)
         clock = FakeClock()
-        limiter = RequestLimiter({"snapshot": 1e9}, cap, clock=clock, message_burst=burst)
+        limiter = RequestLimiter(
+            {"snapshot": 1e9}, cap, clock=clock, message_burst=burst, request_burst=cap
+        )
+        grants: list[tuple[float, int]] = []
 
         async def run() -> None:
             for _ in range(count):
                 await limiter.acquire("snapshot")
+                grants.append((clock.monotonic(), 1))
 
         asyncio.run(run())
-        rate = cap - burst + 1
-        assert limiter.message_rate == rate
-        assert clock.monotonic() == pytest.approx((count - burst) / rate, rel=1e-9, abs=1e-9)
+        last = count - 1
+        expected = last // cap + max(0, last % cap - burst + 1) / cap
+        assert limiter.message_rate == cap
+        assert clock.monotonic() == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        assert max_in_window(grants, Fraction(1), closed=True) == min(cap, count)
 
     def test_many_concurrent_snapshots_share_the_cap_fully(self) -> None:
         """95 concurrent snapshot tasks × 10 requests use the whole message budget."""

@@ -182,6 +182,21 @@ class TestBatchingAndFile:
             assert [r.rows for r in rows if r is not None] == list(range(30))
             assert txn.get("update", DAY, "MSFT") is None
 
+    def test_get_many_reads_one_job_and_date_by_symbol(self, store: ProgressStore) -> None:
+        """A run's plan in one read: only that job and date, missing symbols left out."""
+        with store.transaction() as txn:
+            txn.done("update", DAY, "AAPL", rows=5, run_id="r")
+            txn.start("update", DAY, "MSFT", run_id="r")
+            txn.done("update", DAY + dt.timedelta(days=1), "JPM", rows=1, run_id="r")
+            txn.done("backfill", DAY, "JPM", rows=2, run_id="r")
+        got = store.get_many("update", DAY, ["AAPL", "MSFT", "JPM", "XOM"])
+        assert {symbol: record.status for symbol, record in got.items()} == {
+            "AAPL": Status.DONE,
+            "MSFT": Status.RUNNING,
+        }
+        assert got["AAPL"] == store.get("update", DAY, "AAPL")
+        assert store.get_many("update", DAY, []) == {}
+
     def test_file_is_plain_parquet_for_duckdb(self, store: ProgressStore) -> None:
         """Operators can query the progress file directly (runbook: find the breakpoint)."""
         store.failed("backfill", DAY, "AAPL", "162 pacing", retryable=True)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from opt_data.calendar import TradingCalendar
+from opt_data.calendar import TradingCalendar, default_cache_dir
 
 DEMO_DIR = Path("demo")
 DEMO_SYMBOLS = "AAPL,MSFT,NVDA,JPM,XOM"
@@ -111,7 +111,7 @@ def _report(data_root: Path) -> None:
 
 
 def main() -> int:
-    calendar = TradingCalendar()
+    calendar = TradingCalendar(cache_dir=default_cache_dir())
     evening = latest_session_evening(dt.datetime.now(dt.UTC), calendar)
     if DEMO_DIR.exists():
         shutil.rmtree(DEMO_DIR)

@@ -7,23 +7,29 @@ IB bounds the collector in two ways (``shared/research/ib-limits.md`` §0–1):
 * per-kind pacing (historical requests, contract-detail lookups, snapshots) that the config
   expresses as ``rate_limits.<class>.per_minute``.
 
-``RequestLimiter`` holds one ``TokenBucket`` per request class plus one global message bucket
-and grants a request only when both can pay at the same instant.
+``RequestLimiter`` holds one ``TokenBucket`` per request class plus the global message budget
+and grants a request only when all of them can pay at the same instant.
 
-Why the message bucket's burst is small. A bucket of rate ``r`` and burst ``b`` can grant up to
-``b + r·w`` tokens in a window of length ``w``. Counting grants in any half-open 1-second window
-``[s, s + 1)`` (IB's "per second"; the simulator counts ``(now − 1, now]``, the same thing),
-tokens at ``s`` are at most ``b`` and strictly less than ``r`` more arrive before ``s + 1``, so
-the count is below ``b + r``: at most ``b + r − 1`` when both are integers. The limiter therefore
-runs the message bucket at ``r = messages_per_second − message_burst + 1``: with the default
-burst of 2 that is ``cap − 1`` messages per second sustained, never more than ``cap`` in any
-1-second window. A burst of 1 runs at exactly the cap but can only grant one message at a time.
-``tests/test_limiter.py`` checks this bound with hypothesis over arbitrary acquisition times.
+The message budget is two rules at once:
 
-All bucket arithmetic is exact (``fractions.Fraction`` of the clock's float readings), so the
-bound holds to the last bit. A returned wait is rounded *up* to the next float, so it is never
-short; the clock's own float addition may still leave a residue of an ulp or two, which the
-``acquire`` loops absorb by asking again.
+* ``MessageWindow``: at most ``messages_per_second`` messages in any closed 1-second window
+  ``[s, s + 1]``. That is the cap itself, read in the strictest way (IB's "per second", the
+  simulator's ``(now − 1, now]`` and ib_insync's own throttle ``[now − 1, now]`` are all
+  satisfied), and a log of grants is the exact way to keep it: the sustained rate is the
+  cap, and a grant the event loop makes late is not lost, because the window only looks
+  back one second.
+* a ``TokenBucket`` of rate ``messages_per_second`` and a small burst, which spreads the
+  messages over the second instead of sending a whole second's worth at once.
+
+A token bucket alone cannot do both: with rate ``r`` and burst ``b`` it grants up to
+``b + r − 1`` units in a 1-second window, so keeping the cap meant running at
+``cap − b + 1`` (``tests/test_limiter.py`` shows the bound and that it is tight), and a
+burst of 1 turns every late wake-up into lost throughput.
+
+All arithmetic is exact (``fractions.Fraction`` of the clock's float readings), so the
+bounds hold to the last bit. A returned wait is rounded *up* to the next float, so it is
+never short; the clock's own float addition may still leave a residue of an ulp or two,
+which the ``acquire`` loops absorb by asking again.
 
 Pacing violations (error 100/162) are handled by waiting ``pacing_wait(n)`` seconds after the
 n-th consecutive one: 30, 60, 120, … (the runbook). The job owns the loop and the clock::
@@ -51,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 
@@ -145,18 +152,69 @@ class TokenBucket:
                 await self._clock.sleep(wait)
 
 
+class MessageWindow:
+    """At most ``limit`` units in any closed window ``[s, s + width]``: a log of grants.
+
+    Units can also be ``record``-ed without asking (messages a library sends on its own,
+    such as the connection handshake), so later grants leave room for them.
+    """
+
+    def __init__(self, limit: int, *, clock: Clock, width: float = 1.0) -> None:
+        if limit < 1:
+            raise ConfigError(f"a message window must allow at least 1 unit, got {limit!r}")
+        self._limit = limit
+        self._width = _positive_fraction(width, "width")
+        self._clock = clock
+        self._log: deque[tuple[Fraction, int]] = deque()
+        self._count = 0
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def _now(self) -> Fraction:
+        now = Fraction(self._clock.monotonic())
+        # a grant older than now − width is in no window that also holds now or later
+        while self._log and self._log[0][0] < now - self._width:
+            self._count -= self._log.popleft()[1]
+        return now
+
+    def wait_time(self, n: int = 1) -> float:
+        """Seconds until ``n`` more units fit in every window (0.0 if now); takes nothing."""
+        if not 1 <= n <= self._limit:
+            raise ValueError(f"cannot grant {n} units in a window of {self._limit}")
+        now = self._now()
+        excess = self._count + n - self._limit
+        if excess <= 0:
+            return 0.0
+        for stamp, units in self._log:
+            excess -= units
+            if excess <= 0:
+                # that grant shares no closed window with a grant made after stamp + width
+                exact = stamp + self._width - now
+                wait = _ceil_seconds(exact)
+                return math.nextafter(wait, math.inf) if Fraction(wait) == exact else wait
+        raise AssertionError("unreachable: the log holds more than the excess")  # pragma: no cover
+
+    def record(self, n: int) -> None:
+        """Count ``n`` units sent now, whether or not they fit."""
+        self._log.append((self._now(), n))
+        self._count += n
+
+
 class RequestLimiter:
-    """Per-class request buckets plus the global message bucket, granted together.
+    """Per-class request buckets plus the global message budget, granted together.
 
     Args:
         per_minute: requests per minute for each request class (the config's
             ``rate_limits.<class>.per_minute``).
-        messages_per_second: the global API message cap. Keep it below IB's 50/s: the
-            guarantee holds for send times on our clock, and network jitter can bunch
-            messages up by the time they reach IB.
+        messages_per_second: the global API message cap, never exceeded in any 1-second
+            window and also the sustained rate. Keep it below IB's 50/s: the guarantee
+            holds for send times on our clock, and jitter can bunch messages up by the time
+            IB reads them.
         clock: the time source (``RealClock()`` in production, ``FakeClock()`` in tests).
-        message_burst: the largest ``messages`` one acquisition may ask for; the sustained
-            message rate is ``messages_per_second − message_burst + 1`` (module docstring).
+        message_burst: how many messages may leave at one instant (the message bucket's
+            capacity), hence the largest ``messages`` one acquisition may ask for.
         request_burst: per-class burst, one number for every class or a mapping by class
             (classes not in it get 1); 1 spreads requests evenly, so a limit such as IB's
             "60 historical requests per 10 minutes" configured as 6/min is never exceeded
@@ -180,9 +238,9 @@ class RequestLimiter:
                 f"({messages_per_second}), got {message_burst}"
             )
         self._clock = clock
-        self._messages = TokenBucket(
-            messages_per_second - message_burst + 1, message_burst, clock=clock
-        )
+        self._messages = TokenBucket(messages_per_second, message_burst, clock=clock)
+        self._window = MessageWindow(messages_per_second, clock=clock)
+        self._messages_lock = asyncio.Lock()
         self._classes: dict[str, TokenBucket] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         for name, rate in per_minute.items():
@@ -196,7 +254,7 @@ class RequestLimiter:
 
     @property
     def message_rate(self) -> Fraction:
-        """The sustained global message rate actually used (messages per second)."""
+        """The sustained global message rate (messages per second): the cap itself."""
         return self._messages.rate
 
     def _bucket(self, request_class: str) -> TokenBucket:
@@ -212,14 +270,14 @@ class RequestLimiter:
         """Grant one ``request_class`` request sending ``messages`` messages now, or say how long
         to wait (0.0 means granted; nothing is taken otherwise)."""
         bucket = self._bucket(request_class)
-        wait = max(bucket.wait_time(1), self._messages.wait_time(messages))
+        wait = max(bucket.wait_time(1), self._messages_wait(messages))
         if wait == 0.0:
             bucket._take(1)
-            self._messages._take(messages)
+            self._take_messages(messages)
         return wait
 
     async def acquire(self, request_class: str, messages: int = 1) -> None:
-        """Wait until both the class bucket and the message bucket grant, then take from both.
+        """Wait until the class bucket and the message budget grant, then take from both.
 
         Tokens are taken only when both can pay at the same instant, so a request is counted
         at the moment it is really sent. ``messages`` are the messages sent right after the
@@ -231,13 +289,37 @@ class RequestLimiter:
             while (wait := self.try_acquire(request_class, messages)) > 0:
                 await self._clock.sleep(wait)
 
+    def _messages_wait(self, messages: int) -> float:
+        return max(self._messages.wait_time(messages), self._window.wait_time(messages))
+
+    def _take_messages(self, messages: int) -> None:
+        self._messages._take(messages)
+        self._window.record(messages)
+
     def try_acquire_messages(self, messages: int = 1) -> float:
-        """Global bucket only (cancels and other messages outside any request class)."""
-        return self._messages.try_acquire(messages)
+        """Message budget only (cancels and other messages outside any request class)."""
+        wait = self._messages_wait(messages)
+        if wait == 0.0:
+            self._take_messages(messages)
+        return wait
 
     async def acquire_messages(self, messages: int = 1) -> None:
-        """Wait for the global bucket only (cancels and other messages outside any class)."""
-        await self._messages.acquire(messages)
+        """Wait for the message budget only (cancels and other messages outside any class)."""
+        async with self._messages_lock:
+            while (wait := self.try_acquire_messages(messages)) > 0:
+                await self._clock.sleep(wait)
+
+    async def make_room(self, messages: int) -> None:
+        """Wait until ``messages`` sent without asking would fit in the window (a connection's
+        start-up requests, which the library sends back to back); takes nothing."""
+        async with self._messages_lock:
+            while (wait := self._window.wait_time(messages)) > 0:
+                await self._clock.sleep(wait)
+
+    def record_messages(self, messages: int) -> None:
+        """Count messages sent without asking, once they are out, so the next grants leave
+        room for them in the window."""
+        self._window.record(messages)
 
 
 def pacing_wait(consecutive_failures: int, first: float = 30.0, factor: float = 2.0) -> float:

@@ -435,6 +435,16 @@ class ProgressStore:
         """The record of one task, or None if it was never planned or run."""
         return _load(self.path).find(_check_key(job, date, symbol))
 
+    def get_many(
+        self, job: str, date: dt.date, symbols: Collection[str]
+    ) -> dict[str, ProgressRecord]:
+        """The records of many symbols of one job and date, by symbol, from one read (a run
+        plans all its symbols at once; one ``get`` each would read the file each time)."""
+        snapshot = _load(self.path)
+        positions = snapshot.positions([_check_key(job, date, symbol) for symbol in symbols])
+        rows = snapshot.table.take(pa.array(positions, pa.int64())).to_pylist()
+        return {row["symbol"]: _record_from_row(row) for row in rows}
+
     def records(
         self, job: str | None = None, status: Status | str | None = None
     ) -> list[ProgressRecord]:

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from opt_data.jobs.selection import (
     ContractFilter,
+    ContractQuery,
     ExpiryRequest,
     is_standard_monthly,
+    plan_queries,
     select_contracts,
     select_expiries,
 )
@@ -117,3 +119,47 @@ def test_selection_never_exceeds_cap_or_band(
     assert len(got) <= cap
     assert all(abs(c.strike / spot - 1) <= band for c in got)
     assert len({c.con_id for c in got}) == len(got)
+
+
+def test_queries_cover_a_month_of_expiries_with_one_request() -> None:
+    """Weeklies of one month share a request (YYYYMM); a lone expiry keeps its date."""
+    requests = [
+        ExpiryRequest("SPY", dt.date(2026, 11, 27)),
+        ExpiryRequest("SPY", dt.date(2026, 12, 4)),
+        ExpiryRequest("SPY", dt.date(2026, 12, 11)),
+        ExpiryRequest("SPY", dt.date(2026, 12, 18)),
+        ExpiryRequest("SPYX", dt.date(2026, 12, 18)),
+    ]
+    assert plan_queries(requests) == [
+        ContractQuery("SPY", "20261127", frozenset({dt.date(2026, 11, 27)})),
+        ContractQuery(
+            "SPY",
+            "202612",
+            frozenset({dt.date(2026, 12, 4), dt.date(2026, 12, 11), dt.date(2026, 12, 18)}),
+        ),
+        ContractQuery("SPYX", "20261218", frozenset({dt.date(2026, 12, 18)})),
+    ]
+
+
+@given(
+    st.sets(
+        st.tuples(
+            st.sampled_from(["AAPL", "AAPL1", "SPXW"]),
+            st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2027, 12, 31)),
+        ),
+        max_size=40,
+    )
+)
+def test_queries_cover_every_expiry_once_with_one_request_per_class_and_month(
+    pairs: set[tuple[str, dt.date]],
+) -> None:
+    """Each wanted (class, expiry) is answered by exactly one query whose spec matches it."""
+    requests = [ExpiryRequest(cls, day) for cls, day in pairs]
+    queries = plan_queries(requests)
+    covered = [(q.trading_class, day) for q in queries for day in q.expirations]
+    assert sorted(covered) == sorted(pairs)
+    assert len(queries) == len({(cls, day.year, day.month) for cls, day in pairs})
+    for q in queries:
+        for day in q.expirations:
+            assert day.strftime("%Y%m%d").startswith(q.expiry)
+        assert len(q.expiry) == (6 if len(q.expirations) > 1 else 8)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
@@ -22,6 +24,7 @@ from opt_data.cli.base import (
     parse_aware_datetime,
 )
 from opt_data.config import effective_items
+from opt_data.errors import ConfigError
 from opt_data.logs import configure_logging
 from opt_data.universe import (
     Constituents,
@@ -33,6 +36,9 @@ from opt_data.universe import (
     read_constituents,
     render_universe_csv,
 )
+
+if TYPE_CHECKING:
+    from opt_data.sim.limits import SimLimits
 
 config_app = typer.Typer(help="Inspect the effective settings.", no_args_is_help=True)
 universe_app = typer.Typer(help="The underlyings in config/universe.csv.", no_args_is_help=True)
@@ -164,6 +170,29 @@ def sim(
     stats_file: Annotated[
         Path | None, typer.Option(metavar="FILE.json", help="Write the counters here on exit.")
     ] = None,
+    lines: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N",
+            help="Market-data lines: concurrent streams and snapshots; one more gets error 101 "
+            "(default: 100, as IB; Quote Booster packs add 100 each).",
+        ),
+    ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N",
+            help="Client messages per second; more gets error 100 "
+            "(default: lines / 2, at least 50, as IB).",
+        ),
+    ] = None,
+    snapshot_seconds: Annotated[
+        str | None,
+        typer.Option(
+            metavar="X",
+            help="Seconds a snapshot holds its line before tickSnapshotEnd (default: 11, as IB).",
+        ),
+    ] = None,
 ) -> None:
     """Run the bundled IB Gateway simulator (real TWS socket protocol) until interrupted."""
     opts = global_options(ctx)
@@ -177,6 +206,7 @@ def sim(
     with _map_errors(log):
         start = parse_aware_datetime(now, option="--now") if now is not None else None
         names = parse_symbols(symbols) if symbols is not None else None
+        limits = _sim_limits(lines, rate, snapshot_seconds)
         # imported here so that other commands never load the simulator
         from opt_data.sim.runner import SimOptions, run
 
@@ -189,7 +219,46 @@ def sim(
                 symbols=names,
                 scenario=scenario,
                 stats_file=stats_file,
+                limits=limits,
             )
         )
         if code != EXIT_OK:
             raise typer.Exit(code)
+
+
+def _sim_limits(lines: str | None, rate: str | None, snapshot_seconds: str | None) -> SimLimits:
+    """IB's limits changed by the flags given; without --rate the rate still follows the lines."""
+    from opt_data.sim.limits import SimLimits  # lazily, like the runner: only sim loads it
+
+    changes: dict[str, Any] = {}
+    if lines is not None:
+        changes["market_data_lines"] = _positive_int(lines, option="--lines")
+    if rate is not None:
+        changes["messages_per_second"] = _positive_int(rate, option="--rate")
+    if snapshot_seconds is not None:
+        changes["snapshot_seconds"] = _positive_seconds(
+            snapshot_seconds, option="--snapshot-seconds"
+        )
+    return replace(SimLimits(), **changes)
+
+
+def _positive_int(text: str, *, option: str) -> int:
+    """A count such as ``--lines 200``; anything else is refused naming the option (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0  # refused below, with the same message
+    if value <= 0:
+        raise ConfigError(f"{option} {text!r} is not a positive whole number")
+    return value
+
+
+def _positive_seconds(text: str, *, option: str) -> float:
+    """A duration such as ``--snapshot-seconds 0.5``; else refused naming the option (exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0  # refused below, with the same message
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{option} {text!r} is not a positive number of seconds")
+    return value

@@ -40,6 +40,10 @@ from opt_data.models import (
 )
 
 LIBRARIES = ("ib_insync", "ib_async")
+# Messages a connection sends on its own before the first request: startApi and the library's
+# start-up requests (positions, account updates twice, executions), plus one for the handshake.
+# tests/ib/test_client.py counts them against the simulator for both libraries.
+CONNECT_MESSAGES = 6
 _T = TypeVar("_T")
 _log = structlog.get_logger("opt_data.ib")
 
@@ -292,12 +296,19 @@ class IBClient:
     def set_market_data_type(self, market_data_type: int) -> None:
         self._require().reqMarketDataType(market_data_type)
 
-    async def qualify_underlying(self, symbol: str, ib_symbol: str) -> Underlying:
-        """Resolve a stock (or index) to its contract; unknown symbols raise IBNoDataError."""
+    async def qualify_underlying(
+        self, symbol: str, ib_symbol: str, *, pace: Callable[[], Awaitable[None]] | None = None
+    ) -> Underlying:
+        """Resolve a stock (or index) to its contract; unknown symbols raise IBNoDataError.
+
+        ``pace`` is awaited before each request (a stock first, then an index).
+        """
         ib = self._require()
         lib = self._lib
         candidates = [lib.Stock(ib_symbol, "SMART", "USD"), lib.Index(ib_symbol, "CBOE", "USD")]
         for contract in candidates:
+            if pace is not None:
+                await pace()
             try:
                 details = await self._request(
                     f"contract details of {symbol}", partial(ib.reqContractDetailsAsync, contract)
@@ -339,21 +350,22 @@ class IBClient:
     async def option_contracts(
         self,
         underlying: Underlying,
-        expiration: dt.date,
+        expiry: str,
         trading_class: str,
         exchange: str = "SMART",
     ) -> list[OptionContract]:
-        """Every listed contract of one expiry and class: one request, never one per strike."""
+        """Every listed contract of one class and ``expiry`` — ``YYYYMMDD`` for one expiry,
+        ``YYYYMM`` for a whole month: one request, never one per strike."""
         ib = self._require()
         spec = self._lib.Option(
             underlying.ib_symbol,
-            expiration.strftime("%Y%m%d"),
+            expiry,
             exchange=exchange,
             currency=underlying.currency,
             tradingClass=trading_class,
         )
         details = await self._request(
-            f"option contracts of {underlying.symbol} {expiration} {trading_class}",
+            f"option contracts of {underlying.symbol} {expiry} {trading_class}",
             lambda: ib.reqContractDetailsAsync(spec),
         )
         contracts = []
@@ -493,4 +505,12 @@ class IBClient:
         )
 
 
-__all__ = ["LIBRARIES", "ConnectionParams", "IBClient", "IBError", "IBRequestError", "load_library"]
+__all__ = [
+    "CONNECT_MESSAGES",
+    "LIBRARIES",
+    "ConnectionParams",
+    "IBClient",
+    "IBError",
+    "IBRequestError",
+    "load_library",
+]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from opt_data.calendar import TradingCalendar
+from opt_data.calendar import TradingCalendar, default_cache_dir
 from opt_data.config import Settings
 from opt_data.errors import ClientIdInUseError, IBConnectionError, OptDataError
 from opt_data.ib import ConnectionParams, IBClient
@@ -58,7 +58,7 @@ def local_checks(settings: Settings, now: dt.datetime) -> list[Check]:
         checks.append(Check("universe", "ok", f"{len(universe)} underlyings"))
     except OptDataError as exc:
         checks.append(Check("universe", "fail", str(exc), "opt-data universe sync"))
-    calendar = TradingCalendar()
+    calendar = TradingCalendar(cache_dir=default_cache_dir())
     today = now.astimezone(settings.schedule.tz).date()
     if calendar.is_session(today):
         close = calendar.close_time_local(today)

@@ -2,7 +2,7 @@
 
 IB's chain parameters list the *union* of strikes across expiries, so the collector never
 builds strike × expiry pairs from them: it picks expiries here, asks IB for the contracts
-actually listed in each, and then picks contracts from that real list.
+actually listed in them, and then picks contracts from that real list.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import groupby
 
 from opt_data.models import ChainParams, OptionContract
 
@@ -66,6 +67,45 @@ def select_expiries(
                 continue
             wanted.add(ExpiryRequest(chain.trading_class, expiration))
     return sorted(wanted, key=lambda r: (r.expiration, r.trading_class))
+
+
+@dataclass(frozen=True, slots=True)
+class ContractQuery:
+    """One contract-details request: a class and one expiry, or a whole month of expiries.
+
+    ``expiry`` is IB's ``lastTradeDateOrContractMonth``: ``YYYYMMDD`` asks for one expiry,
+    ``YYYYMM`` for every expiry of that month. ``expirations`` are the wanted ones among
+    them; the answer's other expiries (outside the window, or weeklies when they are
+    excluded) are dropped.
+    """
+
+    trading_class: str
+    expiry: str
+    expirations: frozenset[dt.date]
+
+
+def plan_queries(requests: Iterable[ExpiryRequest]) -> list[ContractQuery]:
+    """As few requests as cover ``requests``: one per class and month.
+
+    Every request is an API message under IB's 50-per-second cap, the same cap the option
+    streams live on, while the answer's size is free: a month of weeklies in one request
+    costs one message instead of four or five. A month with a single wanted expiry asks for
+    that expiry alone (same cost, a smaller answer).
+    """
+
+    def month(r: ExpiryRequest) -> tuple[str, int, int]:
+        return (r.trading_class, r.expiration.year, r.expiration.month)
+
+    queries = []
+    for (trading_class, year, number), group in groupby(sorted(requests, key=month), key=month):
+        expirations = frozenset(r.expiration for r in group)
+        expiry = (
+            f"{year:04d}{number:02d}"
+            if len(expirations) > 1
+            else next(iter(expirations)).strftime("%Y%m%d")
+        )
+        queries.append(ContractQuery(trading_class, expiry, expirations))
+    return queries
 
 
 def select_contracts(

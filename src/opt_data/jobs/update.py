@@ -1,9 +1,10 @@
 """The daily update: discover, snapshot and store each underlying's option chain.
 
-Orchestration only. For each underlying: qualify it, stream its quote, read the chain
-parameters, resolve the listed contracts of each chosen expiry (one request per expiry and
-trading class), stream every selected contract until its fields are complete, then write the
-chain ledger, raw quotes and clean rows atomically and only then mark the underlying done.
+Orchestration only. For each underlying: qualify it; stream its quote while reading the
+chain parameters and resolving the listed contracts of the chosen expiries (one request per
+trading class and month); stream every selected contract until its fields are complete; then
+write the chain ledger, raw quotes and clean rows atomically and only then mark the
+underlying done.
 A killed run therefore resumes at the first underlying not marked done, and a rerun replaces
 rows instead of duplicating them.
 
@@ -19,12 +20,13 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import structlog
 
 from opt_data import schema
-from opt_data.calendar import TradingCalendar
+from opt_data.calendar import TradingCalendar, default_cache_dir
 from opt_data.clock import Clock, RealClock
 from opt_data.config import Settings
 from opt_data.errors import (
@@ -34,11 +36,12 @@ from opt_data.errors import (
     IBPacingError,
     IBRequestError,
 )
-from opt_data.ib import ConnectionParams, IBClient
+from opt_data.ib import CONNECT_MESSAGES, ConnectionParams, IBClient
 from opt_data.jobs import rows
 from opt_data.jobs.selection import (
     ContractFilter,
-    ExpiryRequest,
+    ContractQuery,
+    plan_queries,
     select_contracts,
     select_expiries,
 )
@@ -150,8 +153,15 @@ class UpdateJob:
 
     async def run(self) -> UpdateResult:
         opts, s = self.options, self.s
-        await self._connect()
-        gateway_now = await s.client.current_time()
+        # the calendar's first schedule costs ~0.2 s: build it while the gateway handshakes
+        today = dt.datetime.now(s.tz).date()
+        warm_calendar = asyncio.ensure_future(asyncio.to_thread(s.calendar.is_session, today))
+        try:
+            await self._connect()
+            await s.limiter.acquire_messages()
+            gateway_now = await s.client.current_time()
+        finally:
+            await warm_calendar
         self._now_offset = gateway_now - dt.datetime.now(dt.UTC)
         decision = decide_trade_date(gateway_now, opts.date, s.calendar, force=opts.force, tz=s.tz)
         _log.info("update_decision", trade_date=str(decision.trade_date), action=decision.action)
@@ -160,6 +170,7 @@ class UpdateJob:
         trade_date = decision.trade_date
         market_open = gateway_now < s.calendar.session_close(trade_date)
         self._data_type = market_data_type_for(opts.market_data_type, market_open)
+        await s.limiter.acquire_messages()
         s.client.set_market_data_type(self._data_type)
 
         result = UpdateResult(trade_date, "collected", decision.message)
@@ -187,8 +198,9 @@ class UpdateJob:
     def _pending_symbols(self, trade_date: dt.date, result: UpdateResult) -> list[Symbol]:
         """Symbols not yet done; terminal failures and queued ones are not retried here."""
         todo = []
+        known = self.s.progress.get_many(JOB, trade_date, [s.symbol for s in self.options.symbols])
         for sym in self.options.symbols:
-            record = self.s.progress.get(JOB, trade_date, sym.symbol)
+            record = known.get(sym.symbol)
             if record is not None and record.status == "done":
                 result.outcomes[sym.symbol] = "skipped"
                 continue
@@ -223,15 +235,18 @@ class UpdateJob:
         opts, s = self.options, self.s
         log = _log.bind(symbol=sym.symbol, trade_date=str(trade_date), run_id=s.run_id)
         reconnects = 0
+        # progress writes fsync: off the event loop, so the streams of other symbols go on
+        progress = asyncio.to_thread
         while True:
-            s.progress.start(JOB, trade_date, sym.symbol, s.run_id)
+            await progress(s.progress.start, JOB, trade_date, sym.symbol, s.run_id)
             try:
                 rows_written, files, expected = await self._collect(sym, trade_date)
             except IBConnectionError as exc:
                 reconnects += 1
                 log.warning("connection_lost", error=str(exc), reconnects=reconnects)
                 if reconnects > opts.reconnect_attempts:
-                    s.progress.failed(
+                    await progress(
+                        s.progress.failed,
                         JOB,
                         trade_date,
                         sym.symbol,
@@ -245,7 +260,8 @@ class UpdateJob:
                 continue
             except (IBPacingError, IBRequestError, IBNoDataError) as exc:
                 terminal = isinstance(exc, IBNoDataError)
-                record = s.progress.failed(
+                record = await progress(
+                    s.progress.failed,
                     JOB,
                     trade_date,
                     sym.symbol,
@@ -265,7 +281,7 @@ class UpdateJob:
                 log.warning("retry_wait", error=str(exc), consecutive_failures=streak, seconds=wait)
                 await s.clock.sleep(wait)
                 continue
-            s.progress.done(JOB, trade_date, sym.symbol, rows_written, s.run_id)
+            await progress(s.progress.done, JOB, trade_date, sym.symbol, rows_written, s.run_id)
             result.errors.pop(sym.symbol, None)
             result.rows += rows_written
             result.contracts_expected += expected
@@ -275,11 +291,19 @@ class UpdateJob:
 
     async def _connect(self) -> None:
         try:
-            await self.s.client.connect()
+            await self._open_connection()
         except ClientIdInUseError:
             raise
         except IBConnectionError:
             await self._reconnect()
+
+    async def _open_connection(self) -> None:
+        """Connect; the library's own start-up messages count against the message cap too."""
+        await self.s.limiter.make_room(CONNECT_MESSAGES)
+        try:
+            await self.s.client.connect()
+        finally:
+            self.s.limiter.record_messages(CONNECT_MESSAGES)
 
     async def _reconnect(self) -> None:
         """Reconnect with exponential backoff; one task reconnects, the others wait for it."""
@@ -292,13 +316,14 @@ class UpdateJob:
                 s.client.disconnect()
                 await s.clock.sleep(wait)
                 try:
-                    await s.client.connect()
+                    await self._open_connection()
                 except ClientIdInUseError:
                     raise
                 except IBConnectionError as exc:
                     _log.warning("reconnect_failed", attempt=attempt, error=str(exc))
                     wait = min(wait * 2, opts.reconnect_max_wait)
                     continue
+                await s.limiter.acquire_messages()
                 s.client.set_market_data_type(self._data_type)
                 _log.info("reconnected", attempt=attempt)
                 return
@@ -309,29 +334,49 @@ class UpdateJob:
     async def _discover(
         self, sym: Symbol, trade_date: dt.date
     ) -> tuple[Underlying, MarketSnapshot | None, list[OptionContract]]:
+        """The underlying, its quote and its listed contracts in the expiry window.
+
+        The quote is needed only to choose contracts, so it streams while the chain is
+        being resolved instead of before: discovery is on the critical path of every
+        underlying's first option stream.
+        """
         s = self.s
-        await s.limiter.acquire("discovery")
-        underlying = await s.client.qualify_underlying(sym.symbol, sym.ib_symbol)
-        und_snapshot = await self._stream(
-            underlying, UNDERLYING_TICKS, frozenset({"bid", "ask"}), discovery=True
+        pace = partial(s.limiter.acquire, "discovery")
+        underlying = await s.client.qualify_underlying(sym.symbol, sym.ib_symbol, pace=pace)
+        quote = asyncio.ensure_future(
+            self._stream(underlying, UNDERLYING_TICKS, frozenset({"bid", "ask"}), discovery=True)
         )
+        try:
+            listed = await self._listed(sym, underlying, trade_date)
+            und_snapshot = await quote
+        except BaseException:
+            quote.cancel()
+            await asyncio.gather(quote, return_exceptions=True)
+            raise
+        return underlying, und_snapshot, listed
+
+    async def _listed(
+        self, sym: Symbol, underlying: Underlying, trade_date: dt.date
+    ) -> list[OptionContract]:
+        """Every listed contract of the chosen expiries and classes."""
+        s = self.s
         await s.limiter.acquire("discovery")
         chains = await s.client.chain_params(underlying)
         classes = self.options.trading_classes.get(sym.symbol, ())
         flt = replace(self.options.filters, trading_classes=classes)
-        requests = select_expiries(chains, trade_date, flt, s.calendar.is_session)
+        queries = plan_queries(select_expiries(chains, trade_date, flt, s.calendar.is_session))
 
-        async def resolve(request: ExpiryRequest) -> list[OptionContract]:
+        async def resolve(query: ContractQuery) -> list[OptionContract]:
             await s.limiter.acquire("discovery")
-            return await s.client.option_contracts(
-                underlying, request.expiration, request.trading_class
+            contracts = await s.client.option_contracts(
+                underlying, query.expiry, query.trading_class
             )
+            return [c for c in contracts if c.expiration in query.expirations]
 
-        # one request per expiry and class, all in flight at once: IB answers each at its own
-        # pace, and waiting for them one by one would leave the message budget idle
-        per_expiry = await asyncio.gather(*(resolve(r) for r in requests))
-        listed = [contract for contracts in per_expiry for contract in contracts]
-        return underlying, und_snapshot, listed
+        # all in flight at once: IB answers each at its own pace, and waiting for them one
+        # by one would leave the message budget idle
+        answers = await asyncio.gather(*(resolve(q) for q in queries))
+        return [contract for contracts in answers for contract in contracts]
 
     async def _stream(
         self,
@@ -467,13 +512,14 @@ def options_from_settings(
 
 
 def build_limiter(settings: Settings, clock: Clock) -> RequestLimiter:
-    """The token buckets of the config, with bursts sized to run right at the caps.
+    """The config's caps as a limiter, with bursts sized to run right at them.
 
-    The message bucket's burst is about 1/24 of a second of messages (2 at IB's default 50/s
-    cap): enough to absorb the event loop waking late, small enough that the sustained rate
-    ``cap − burst + 1`` stays within 96% of the cap. Snapshot and discovery requests are
-    bounded by that global cap anyway, so their own buckets may hold a fifth of a second;
-    historical requests keep a burst of 1 (IB's small-bar pacing counts every window).
+    Messages go out at the cap itself (the limiter's window keeps every second within it);
+    the message bucket's burst, about 1/24 of a second of messages (2 at the default cap of
+    48), only lets a late wake-up of the event loop catch up instead of losing its turn.
+    Snapshot and discovery requests are bounded by the global cap anyway, so their own
+    buckets may hold a fifth of a second; historical requests keep a burst of 1 (IB's
+    small-bar pacing counts every window).
     """
     rl = settings.rate_limits
     per_minute = {
@@ -524,7 +570,7 @@ def run_update(
         client = IBClient(connection)
         services = UpdateServices(
             client=client,
-            calendar=TradingCalendar(),
+            calendar=TradingCalendar(cache_dir=default_cache_dir()),
             limiter=limiter,
             progress=ProgressStore(settings.paths.state),
             writer=PartitionWriter(settings.paths.data),

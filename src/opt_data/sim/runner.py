@@ -79,7 +79,16 @@ async def _serve(server: SimServer, host: str, port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     bound_host, bound_port = await server.start(host, port)
-    log.info("sim_listening", host=bound_host, port=bound_port)
+    # The limits in force go with the ready event, so a run with --lines/--rate says so.
+    limits = server.limits
+    log.info(
+        "sim_listening",
+        host=bound_host,
+        port=bound_port,
+        market_data_lines=limits.market_data_lines,
+        messages_per_second=limits.rate,
+        snapshot_seconds=limits.snapshot_seconds,
+    )
     sys.stdout.write(f"listening on {bound_host}:{bound_port}\n")
     sys.stdout.flush()
     try:

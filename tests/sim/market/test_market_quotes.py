@@ -10,6 +10,7 @@ import pytest
 from conftest import AFTER_CLOSE, DAY, MIDDAY, NY, at
 from opt_data.sim.instruments import Instrument
 from opt_data.sim.market import Market, MarketDataError, bsm
+from opt_data.sim.market.chains import CHAINS_KEPT
 from opt_data.sim.market.pricing import Inputs
 from opt_data.sim.market.quotes import _greeks_at_price  # the IV inversion behind bid/ask Greeks
 from opt_data.sim.market.surface import rate
@@ -183,3 +184,47 @@ def test_sessions_honour_holidays_early_closes_and_weekends(market: Market) -> N
     assert market.session_of(dt.datetime(2024, 4, 1, 14, tzinfo=dt.UTC)) == dt.date(2024, 4, 1)
     with pytest.raises(ValueError, match="timezone-aware"):
         market.is_open(dt.datetime(2024, 4, 1, 12))
+
+
+def test_warm_precomputes_what_a_symbols_first_requests_need(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    symbols = ["AAPL", "ZZZZ", "JPM"]  # curated and generated
+    cold, warmed = Market(seed=0, symbols=symbols), Market(seed=0, symbols=symbols)
+
+    def answers(market: Market, symbol: str) -> tuple[object, ...]:
+        stock = market.stock(symbol)
+        assert stock is not None
+        chain = market.options(symbol, DAY)
+        return (
+            market.stock_state(stock, AFTER_CLOSE),
+            market.stock_state(stock, MIDDAY),  # any moment of the warmed session
+            market.chain_params(symbol, DAY),
+            chain,
+            market.instrument(chain[-1].con_id),
+        )
+
+    expected = {s: answers(cold, s) for s in ("AAPL", "ZZZZ")}
+    warmed.warm(AFTER_CLOSE, ["AAPL", "ZZZZ"])
+
+    def boom(*_: object) -> None:
+        raise AssertionError("computed lazily after warm")
+
+    monkeypatch.setattr(warmed._quoter, "_chain_totals", boom)
+    monkeypatch.setattr(warmed._universe, "_build_chain", boom)
+    monkeypatch.setattr(warmed._universe, "_build_series", boom)
+    monkeypatch.setattr("opt_data.sim.market.paths.daily_path", boom)
+    for symbol, answer in expected.items():
+        assert answers(warmed, symbol) == answer
+    jpm = warmed.stock("JPM")
+    assert jpm is not None
+    with pytest.raises(AssertionError, match="lazily"):
+        warmed.stock_state(jpm, AFTER_CLOSE)  # not warmed: the patches catch the work
+
+
+def test_warm_refuses_what_it_cannot_keep_warm() -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        Market(seed=0, symbols=["AAPL"]).warm(AFTER_CLOSE, ["MSFT"])
+    many = [f"S{i}" for i in range(CHAINS_KEPT + 1)]
+    with pytest.raises(ValueError, match="stay warm"):
+        Market(seed=0, symbols=many).warm(AFTER_CLOSE)

@@ -29,6 +29,7 @@ GENERATED_BASE = OPTION_BASE + 2**28
 GENERATED_BLOCK = 786_432  # (2**31 - GENERATED_BASE) / 1024
 MAX_GENERATED = 1024
 _LONGEST_HORIZON = dt.timedelta(days=1000)  # beyond any listing horizon (LEAPS: 913 days)
+CHAINS_KEPT = 32  # (symbol, session) chains cached: an SPX chain alone is ~10 MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,10 @@ class Universe:
             if s in self._by_symbol:
                 self._block_start[s] = OPTION_BASE + i * CURATED_BLOCK
         self._expiries_by_kinds: dict[tuple[tuple[str, int], ...], tuple[Expiry, ...]] = {}
-        # Bounded: a whole-universe run touches every symbol, an SPX chain alone is ~10 MB.
+        # Bounded: a whole-universe run touches every symbol.
         self._layouts: Lru[str, _Layout] = Lru(256)
         self._series: Lru[tuple[str, int, int], Series] = Lru(2048)
-        self._chains: Lru[tuple[str, int], tuple[Contract, ...]] = Lru(32)
+        self._chains: Lru[tuple[str, int], tuple[Contract, ...]] = Lru(CHAINS_KEPT)
 
     def underlying(self, symbol: str) -> Underlying | None:
         return self._by_symbol.get(symbol)
