@@ -13,11 +13,11 @@ and grants a request only when all of them can pay at the same instant.
 The message budget is two rules at once:
 
 * ``MessageWindow``: at most ``messages_per_second`` messages in any closed 1-second window
-  ``[s, s + 1]``. That is the cap itself, read in the strictest way (IB's "per second", the
-  simulator's ``(now − 1, now]`` and ib_insync's own throttle ``[now − 1, now]`` are all
-  satisfied), and a log of grants is the exact way to keep it: the sustained rate is the
-  cap, and a grant the event loop makes late is not lost, because the window only looks
-  back one second.
+  ``[s, s + 1]``. That is the cap itself, read in the strictest way: it satisfies IB's "per
+  second" whichever way IB counts it, the simulator's bucket of one second's worth, and
+  ib_insync's own throttle (``[now − 1, now]``). A log of grants is the exact way to keep
+  it: the sustained rate is the cap, and a grant the event loop makes late is not lost,
+  because the window only looks back one second.
 * a ``TokenBucket`` of rate ``messages_per_second`` and a small burst, which spreads the
   messages over the second instead of sending a whole second's worth at once.
 

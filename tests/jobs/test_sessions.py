@@ -60,9 +60,9 @@ def test_trade_date_is_the_new_york_date_not_utc() -> None:
 
 
 def test_past_and_future_dates_are_refused_clearly() -> None:
-    """A past --date points at the backfill; a future one is named."""
+    """A past --date says why not and what will do it; a future one is named."""
     evening = dt.datetime(2026, 11, 20, 18, 0, tzinfo=NY)
-    with pytest.raises(ConfigError, match="opt-data backfill --start 2026-11-19"):
+    with pytest.raises(ConfigError, match=r"2026-11-19 is a past session.*backfill.*not built"):
         _decide(evening, requested=dt.date(2026, 11, 19))
     with pytest.raises(ConfigError, match="in the future"):
         _decide(evening, requested=dt.date(2026, 11, 23))

@@ -9,14 +9,13 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 import pytest
-from update_harness import EVENING, SYMBOLS, make_settings
+from update_harness import EVENING, SYMBOLS
 
 from opt_data import schema
 from opt_data.clock import FakeClock
 from opt_data.config import Settings
 from opt_data.jobs.update import UpdateResult, run_update
 from opt_data.progress import ProgressStore
-from opt_data.sim.limits import SimLimits
 from opt_data.sim.scenario import ConnectivityLoss, Disconnect, Missing, PacingStorm, Scenario
 from opt_data.sim.testing import SimHandle, running_simulator
 from opt_data.storage.writer import read_dataset
@@ -235,17 +234,3 @@ def test_discovery_asks_once_per_class_and_month_and_keeps_only_the_window(
     aapl = ledger.filter(pc.equal(ledger["symbol"], "AAPL"))
     listed = set(aapl["expiration"].to_pylist())
     assert listed == set().union(*window.values())
-
-
-def test_no_second_crosses_a_cap_one_above_the_collectors(tmp_path: Path) -> None:
-    """IB at 11 messages/s, the collector at 10: every message counts, from the connection's
-    own start-up requests to the last cancel, so no second ever holds 11."""
-    limits = SimLimits(messages_per_second=11)
-    with running_simulator(now=EVENING, symbols=("AAPL",), limits=limits) as sim:
-        settings = make_settings(
-            tmp_path, sim.port, extra="\n[rate_limits]\nmessages_per_second = 10\n"
-        )
-        result = run_update(settings, symbols=["AAPL"], run_id="20261120T230000Z-abcdef")
-        assert result.exit_code == 0, result.errors
-        assert result.rows == 16
-        assert sim.stats.violations() == 0, sim.stats.snapshot()["violations"]

@@ -44,8 +44,8 @@ def decide_trade_date(
     if trade_date < today:
         raise ConfigError(
             f"--date {trade_date} is a past session: IB no longer serves its quotes, Greeks or "
-            "open interest; re-collecting what history IB still has is the backfill's job "
-            f"(opt-data backfill --start {trade_date} --end {trade_date} --symbols ...)"
+            "open interest; re-collecting the history IB still has (daily bars) is the "
+            "backfill's job, which is not built yet (PLAN.md, step 6)"
         )
     if not calendar.is_session(trade_date):
         return Decision(
