@@ -1,8 +1,10 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks, print one table.
 
 Each benchmark writes ``bench/results/<name>.json``: when and on which commit it ran, how
-long it took, and its numbers. With no names every benchmark runs, in the order below
-(``projection`` uses this run's ``throughput`` when both run).
+long it took, its numbers and its targets. The table ends with every target, met or
+missed; the exit code is 1 when any was missed, so a regression fails ``make bench``. With
+no names every benchmark runs, in the order below (``projection`` uses this run's
+``throughput`` when both run).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import memory, projection, sim_throughput, storage, throughput
-from bench.harness import REPO, save_result
+from bench.harness import REPO, Target, save_result
 
 Result = dict[str, Any]
 Row = tuple[str, str, str]
@@ -33,6 +35,7 @@ Row = tuple[str, str, str]
 class Benchmark:
     run: Callable[[Mapping[str, Result]], Result]
     rows: Callable[[Result], list[Row]]
+    targets: Callable[[Result], list[Target]]
 
 
 def _simulator_rows(result: Result) -> list[Row]:
@@ -48,11 +51,13 @@ def _simulator_rows(result: Result) -> list[Row]:
 
 
 BENCHMARKS: dict[str, Benchmark] = {
-    "sim_throughput": Benchmark(lambda _: sim_throughput.run(), _simulator_rows),
-    "throughput": Benchmark(lambda _: throughput.run(), throughput.rows),
-    "memory": Benchmark(lambda _: memory.run(), memory.rows),
-    "storage": Benchmark(lambda _: storage.run(), storage.rows),
-    "projection": Benchmark(projection.run, projection.rows),
+    "sim_throughput": Benchmark(
+        lambda _: sim_throughput.run(), _simulator_rows, sim_throughput.targets
+    ),
+    "throughput": Benchmark(lambda _: throughput.run(), throughput.rows, throughput.targets),
+    "memory": Benchmark(lambda _: memory.run(), memory.rows, memory.targets),
+    "storage": Benchmark(lambda _: storage.run(), storage.rows, storage.targets),
+    "projection": Benchmark(projection.run, projection.rows, projection.targets),
 }
 
 
@@ -82,6 +87,7 @@ def main(argv: Sequence[str]) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     err = Console(stderr=True)
     results: dict[str, Result] = {}
+    bars: list[Target] = []
     table = Table(title=f"opt-data benchmarks ({os.cpu_count()} CPUs, commit {_commit()})")
     for column in ("benchmark", "metric", "value"):
         table.add_column(column, overflow="fold")
@@ -90,6 +96,8 @@ def main(argv: Sequence[str]) -> int:
         started = time.perf_counter()
         results[name] = BENCHMARKS[name].run(results)
         seconds = time.perf_counter() - started
+        met = BENCHMARKS[name].targets(results[name])
+        bars.extend(met)
         path = save_result(
             name,
             {
@@ -99,14 +107,22 @@ def main(argv: Sequence[str]) -> int:
                 "cpus": os.cpu_count(),
                 "seconds": round(seconds, 1),
                 "result": results[name],
+                "targets": [{"what": t.what, "met": t.met, "value": t.value} for t in met],
             },
         )
         err.print(f"      done in {seconds:.0f} s → {path.relative_to(REPO)}")
         for row in BENCHMARKS[name].rows(results[name]):
             table.add_row(*row)
         table.add_section()
+    for i, bar in enumerate(bars):
+        verdict = "met" if bar.met else "MISSED"
+        table.add_row("targets" if i == 0 else "", bar.what, f"{verdict}: {bar.value}")
     # Off a terminal (make bench | tee), keep each row on one line instead of 80 columns.
     Console(width=None if sys.stdout.isatty() else 200).print(table)
+    missed = [bar.what for bar in bars if not bar.met]
+    if missed:
+        err.print(f"{len(missed)} target(s) missed: " + "; ".join(missed))
+        return 1
     return 0
 
 

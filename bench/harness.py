@@ -35,6 +35,15 @@ NOTICE_CODES = frozenset({2104, 2106, 2158})
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """One bar a benchmark must clear; ``make bench`` exits 1 when any is missed."""
+
+    what: str
+    met: bool
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     """The simulator's limits and the collector's knobs that match them."""
 

@@ -19,6 +19,7 @@ from typing import Any
 from bench.harness import (
     EVENING,
     Filters,
+    Target,
     default_limits,
     run_collector,
     simulator,
@@ -75,3 +76,23 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("", "growth 1k → 20k", f"{result['growth_mb']:+.1f} MB ({result['growth_share']:.1%})")
     )
     return out
+
+
+# "Flat": 20× the contracts may not add more than this share to the peak (today ~6%).
+TARGET_GROWTH = 0.15
+
+
+def targets(result: dict[str, Any]) -> list[Target]:
+    """Peak memory does not grow with the contract count."""
+    return [
+        Target(
+            f"peak memory flat: 1k → 20k contracts grows ≤ {TARGET_GROWTH:.0%}",
+            result["growth_share"] <= TARGET_GROWTH,
+            f"{result['growth_share']:.1%}",
+        ),
+        Target(
+            "no violation in any memory run",
+            all(size["violations"] == 0 for size in result["sizes"].values()),
+            ", ".join(str(size["violations"]) for size in result["sizes"].values()),
+        ),
+    ]

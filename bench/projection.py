@@ -21,9 +21,21 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
-from bench.harness import EVENING, RESULTS, default_limits, shipped_settings, universe_symbols
+from bench.harness import (
+    EVENING,
+    RESULTS,
+    Target,
+    default_limits,
+    shipped_settings,
+    universe_symbols,
+)
 from opt_data.calendar import TradingCalendar
-from opt_data.jobs.selection import ContractFilter, select_contracts, select_expiries
+from opt_data.jobs.selection import (
+    ContractFilter,
+    plan_queries,
+    select_contracts,
+    select_expiries,
+)
 from opt_data.models import ChainParams, OptionContract
 from opt_data.sim.market import Market
 from opt_data.sim.runner import read_universe
@@ -33,7 +45,7 @@ SAMPLE = 20
 RESET = dt.time(23, 45)
 FRIDAY_RESET = dt.time(23, 0)
 # Per underlying: qualify (1), its quote stream (2), chain parameters (1), then one
-# contract-details request per chosen expiry and trading class.
+# contract-details request per trading class and month of the chosen expiries.
 FIXED_DISCOVERY_MESSAGES = 4
 
 
@@ -92,7 +104,8 @@ def selected(market: Market, ib_symbol: str, flt: ContractFilter) -> tuple[int, 
         for r in requests
         for i in market.options(ib_symbol, day, expiry=r.expiration, trading_class=r.trading_class)
     ]
-    return len(select_contracts(listed, _spot(market, ib_symbol), flt)), len(requests)
+    queries = plan_queries(requests)
+    return len(select_contracts(listed, _spot(market, ib_symbol), flt)), len(queries)
 
 
 def _measured(previous: Mapping[str, dict[str, Any]]) -> tuple[float, str]:
@@ -123,14 +136,14 @@ def run(previous: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     sample = universe_symbols()[::25][:SAMPLE]
     market = Market(seed=0, symbols=[universe[s] for s in sample])
     flt = _filters()
-    counts, expiry_requests = {}, []
+    counts, detail_requests = {}, []
     for symbol in sample:
         counts[symbol], requests = selected(market, universe[symbol], flt)
-        expiry_requests.append(requests)
+        detail_requests.append(requests)
     per_underlying = statistics.mean(counts.values())
     underlyings = len(universe)
     contracts = per_underlying * underlyings
-    discovery = (FIXED_DISCOVERY_MESSAGES + statistics.mean(expiry_requests)) * underlyings
+    discovery = (FIXED_DISCOVERY_MESSAGES + statistics.mean(detail_requests)) * underlyings
     rate, source = _measured(previous)
     limits = default_limits()
     start = shipped_settings().schedule.update_time
@@ -186,4 +199,16 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"{b['minutes']:.0f} min at 50 msg/s incl. discovery: "
             f"{result['start_et']} → {b['ends_et']} ET, {verdict(b)}",
         ),
+    ]
+
+
+def targets(result: dict[str, Any]) -> list[Target]:
+    """The S&P 500 at the measured rate ends before IB's earliest nightly reset (Friday)."""
+    m = result["at_measured_rate"]
+    return [
+        Target(
+            "S&P 500 at the measured rate ends before Friday's 23:00 ET reset",
+            bool(m["before_friday_reset"]),
+            f"{result['start_et']} → {m['ends_et']} ET",
+        )
     ]

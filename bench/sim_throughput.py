@@ -22,6 +22,7 @@ import struct
 import time
 from typing import Any
 
+from bench.harness import Target
 from opt_data.sim.limits import SimLimits
 from opt_data.sim.testing import running_simulator
 
@@ -138,3 +139,15 @@ def run() -> dict[str, Any]:
 
 if __name__ == "__main__":
     print(json.dumps(run(), indent=2))
+
+
+def targets(result: dict[str, Any]) -> list[Target]:
+    """The simulator is never the bottleneck, even at ten times IB's message limit."""
+    needed = 10 * result["ib_default_limit_messages_per_second"]
+    return [
+        Target(
+            f"simulator answers ≥ {needed} requests/s (×10 IB's limit)",
+            result["requests_per_second"] >= needed,
+            f"{result['requests_per_second']:,}",
+        )
+    ]

@@ -32,7 +32,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench.harness import NEW_YORK, Filters, default_limits, run_collector, simulator
+from bench.harness import (
+    NEW_YORK,
+    Filters,
+    Target,
+    default_limits,
+    run_collector,
+    simulator,
+)
 from opt_data import schema
 from opt_data.calendar import TradingCalendar
 from opt_data.storage.atomic import ROW_GROUP_ROWS
@@ -194,3 +201,16 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
     return out
+
+
+def targets(result: dict[str, Any]) -> list[Target]:
+    """The lake answers the query whole: every session, every row of the underlying."""
+    q = result["query"]
+    expected = SESSIONS * PER_UNDERLYING
+    return [
+        Target(
+            f"DuckDB query sees all {SESSIONS} sessions of {q['underlying']}",
+            q["dates"] == SESSIONS and q["rows"] == expected,
+            f"{q['dates']} sessions, {q['rows']:,} of {expected:,} rows",
+        )
+    ]
