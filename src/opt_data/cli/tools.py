@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import structlog
 import typer
@@ -227,38 +225,10 @@ def sim(
 
 
 def _sim_limits(lines: str | None, rate: str | None, snapshot_seconds: str | None) -> SimLimits:
-    """IB's limits changed by the flags given; without --rate the rate still follows the lines."""
-    from opt_data.sim.limits import SimLimits  # lazily, like the runner: only sim loads it
+    """IB's limits changed by the flags given; a bad value is a user error (exit 2)."""
+    from opt_data.sim.limits import limits_from_flags  # lazily: only sim loads the simulator
 
-    changes: dict[str, Any] = {}
-    if lines is not None:
-        changes["market_data_lines"] = _positive_int(lines, option="--lines")
-    if rate is not None:
-        changes["messages_per_second"] = _positive_int(rate, option="--rate")
-    if snapshot_seconds is not None:
-        changes["snapshot_seconds"] = _positive_seconds(
-            snapshot_seconds, option="--snapshot-seconds"
-        )
-    return replace(SimLimits(), **changes)
-
-
-def _positive_int(text: str, *, option: str) -> int:
-    """A count such as ``--lines 200``; anything else is refused naming the option (exit 2)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = 0  # refused below, with the same message
-    if value <= 0:
-        raise ConfigError(f"{option} {text!r} is not a positive whole number")
-    return value
-
-
-def _positive_seconds(text: str, *, option: str) -> float:
-    """A duration such as ``--snapshot-seconds 0.5``; else refused naming the option (exit 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0  # refused below, with the same message
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"{option} {text!r} is not a positive number of seconds")
-    return value
+        return limits_from_flags(lines, rate, snapshot_seconds)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -236,16 +236,15 @@ class UpdateJob:
         log = _log.bind(symbol=sym.symbol, trade_date=str(trade_date), run_id=s.run_id)
         reconnects = 0
         # progress writes fsync: off the event loop, so the streams of other symbols go on
-        progress = asyncio.to_thread
         while True:
-            await progress(s.progress.start, JOB, trade_date, sym.symbol, s.run_id)
+            await asyncio.to_thread(s.progress.start, JOB, trade_date, sym.symbol, s.run_id)
             try:
                 rows_written, files, expected = await self._collect(sym, trade_date)
             except IBConnectionError as exc:
                 reconnects += 1
                 log.warning("connection_lost", error=str(exc), reconnects=reconnects)
                 if reconnects > opts.reconnect_attempts:
-                    await progress(
+                    await asyncio.to_thread(
                         s.progress.failed,
                         JOB,
                         trade_date,
@@ -260,7 +259,7 @@ class UpdateJob:
                 continue
             except (IBPacingError, IBRequestError, IBNoDataError) as exc:
                 terminal = isinstance(exc, IBNoDataError)
-                record = await progress(
+                record = await asyncio.to_thread(
                     s.progress.failed,
                     JOB,
                     trade_date,
@@ -281,7 +280,9 @@ class UpdateJob:
                 log.warning("retry_wait", error=str(exc), consecutive_failures=streak, seconds=wait)
                 await s.clock.sleep(wait)
                 continue
-            await progress(s.progress.done, JOB, trade_date, sym.symbol, rows_written, s.run_id)
+            await asyncio.to_thread(
+                s.progress.done, JOB, trade_date, sym.symbol, rows_written, s.run_id
+            )
             result.errors.pop(sym.symbol, None)
             result.rows += rows_written
             result.contracts_expected += expected

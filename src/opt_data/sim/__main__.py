@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 
-from opt_data.sim.limits import SimLimits
+from opt_data.sim.limits import limits_from_flags
 from opt_data.sim.runner import SimOptions, run
 
 
@@ -29,26 +28,6 @@ def _symbols(text: str) -> tuple[str, ...]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return value
-
-
 def parse(argv: Sequence[str]) -> SimOptions:
     parser = argparse.ArgumentParser(
         prog="python -m opt_data.sim", description="Run the bundled IB Gateway simulator."
@@ -60,13 +39,14 @@ def parse(argv: Sequence[str]) -> SimOptions:
     parser.add_argument("--symbols", type=_symbols, metavar="A,B,...", default=None)
     parser.add_argument("--scenario", type=Path, metavar="FILE.toml", default=None)
     parser.add_argument("--stats-file", type=Path, metavar="FILE.json", default=None)
-    ib = SimLimits()
-    parser.add_argument("--lines", type=_positive_int, metavar="N", default=ib.market_data_lines)
-    parser.add_argument("--rate", type=_positive_int, metavar="N", default=None)
-    parser.add_argument(
-        "--snapshot-seconds", type=_positive_seconds, metavar="X", default=ib.snapshot_seconds
-    )
+    parser.add_argument("--lines", metavar="N", default=None)
+    parser.add_argument("--rate", metavar="N", default=None)
+    parser.add_argument("--snapshot-seconds", metavar="X", default=None)
     args = parser.parse_args(argv)
+    try:
+        limits = limits_from_flags(args.lines, args.rate, args.snapshot_seconds)
+    except ValueError as exc:
+        parser.error(str(exc))  # exit 2
     return SimOptions(
         host=args.host,
         port=args.port,
@@ -75,11 +55,7 @@ def parse(argv: Sequence[str]) -> SimOptions:
         symbols=args.symbols,
         scenario=args.scenario,
         stats_file=args.stats_file,
-        limits=SimLimits(
-            market_data_lines=args.lines,
-            messages_per_second=args.rate,
-            snapshot_seconds=args.snapshot_seconds,
-        ),
+        limits=limits,
     )
 
 

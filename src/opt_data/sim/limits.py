@@ -7,8 +7,10 @@ the server decides what "now" is.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,45 @@ class SimLimits:
         if self.messages_per_second is not None:
             return self.messages_per_second
         return max(100, self.market_data_lines) // 2
+
+
+def limits_from_flags(
+    lines: str | None, rate: str | None, snapshot_seconds: str | None
+) -> SimLimits:
+    """IB's limits changed by ``--lines``, ``--rate`` and ``--snapshot-seconds`` as typed
+    (None: not given; without ``--rate`` the rate still follows the lines).
+
+    Raises:
+        ValueError: a value that is not positive, naming the flag and the value.
+    """
+    changes: dict[str, Any] = {}
+    if lines is not None:
+        changes["market_data_lines"] = _positive_int(lines, "--lines")
+    if rate is not None:
+        changes["messages_per_second"] = _positive_int(rate, "--rate")
+    if snapshot_seconds is not None:
+        changes["snapshot_seconds"] = _positive_seconds(snapshot_seconds, "--snapshot-seconds")
+    return replace(SimLimits(), **changes)
+
+
+def _positive_int(text: str, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0  # refused below, with the same message
+    if value <= 0:
+        raise ValueError(f"{flag} {text!r} is not a positive whole number")
+    return value
+
+
+def _positive_seconds(text: str, flag: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0  # refused below, with the same message
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{flag} {text!r} is not a positive number of seconds")
+    return value
 
 
 class MessageRate:
